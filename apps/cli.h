@@ -1,0 +1,30 @@
+/* cli.h - pieces shared by the voxpipe subcommands. */
+#ifndef VOX_CLI_H
+#define VOX_CLI_H
+
+#include <stdio.h>
+
+#include "voxpipe/voxpipe.h"
+
+/* Each subcommand: returns the process exit status (0 ok, 1 failure, 2 usage). */
+int cmd_info(int argc, char **argv);
+int cmd_transcribe(int argc, char **argv);
+int cmd_plugins(int argc, char **argv);
+
+/* Path of the bundled default model of a kind ("asr"), honouring VOXPIPE_DATA_DIR. */
+const char *cli_default_model(const char *kind);
+
+/* Prints "voxpipe <cmd>: <message>" to stderr. */
+void cli_error(const char *cmd, const vox_error *err);
+
+/* JSON string output with escapes. */
+void json_string(FILE *f, const char *s);
+/* Extracts the string value of "key" from one JSON object line into buf (unescaped); 0 if absent. */
+int json_get_string(const char *line, const char *key, char *buf, size_t n);
+int json_get_number(const char *line, const char *key, double *out);
+
+/* Writes a transcript in a format: "text", "json", "srt", "vtt". */
+int cli_write_transcript(FILE *f, const char *format, const char *path, const vox_transcript *t,
+                         double processing_s, int index);
+
+#endif

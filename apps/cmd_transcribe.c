@@ -1,0 +1,241 @@
+/* cmd_transcribe.c - `voxpipe transcribe`: files or a NeMo manifest to text/JSON/SRT/VTT. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: voxpipe transcribe [OPTIONS] FILE...\n"
+          "       voxpipe transcribe [OPTIONS] --manifest IN.jsonl\n"
+          "\n"
+          "Speech to text. FILE is any audio libsndfile reads (WAV, FLAC, OGG, AIFF...) at any rate and\n"
+          "channel count, or - for standard input.\n"
+          "\n"
+          "  -m, --model M       .nemo or checkpoint (default: the bundled model, %s)\n"
+          "  -f, --format F      text (default), json (JSON lines), srt, vtt\n"
+          "  -t, --threads N     worker threads (default 1)\n"
+          "      --manifest IN   NeMo manifest (JSON lines with audio_filepath, optional text); writes\n"
+          "                      JSON lines with pred_text, words, duration, processing_time\n"
+          "      --shard K/N     only every N-th manifest line, starting at line K (0-based)\n"
+          "  -o, --output FILE   write there instead of standard output\n",
+          cli_default_model("asr"));
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void progress(void *user, double fraction) {
+  const char *name = user;
+  int width = 30, fill = (int)(fraction * width);
+  fprintf(stderr, "\r%-30.30s [", name);
+  for (int i = 0; i < width; i++)
+    fputc(i < fill ? '#' : '.', stderr);
+  fprintf(stderr, "] %3d%%", (int)(fraction * 100));
+  if (fraction >= 1.0)
+    fputs("\r\033[K", stderr);
+}
+
+typedef struct job {
+  vox_asr_stream *asr;
+  FILE *out;
+  const char *format;
+  int index;
+} job;
+
+/* Transcribes one file; in manifest mode `ref` is the manifest's text (or NULL). */
+static int one(job *j, const char *path, const char *ref, int manifest) {
+  vox_error err = {0};
+  double t0 = now_s();
+  vox_status st = vox_asr_stream_transcribe_file(j->asr, path, NULL, &err);
+  double dt = now_s() - t0;
+  if (st != VOX_OK) {
+    cli_error("transcribe", &err);
+    if (manifest) {
+      fputs("{\"audio_filepath\": ", j->out);
+      json_string(j->out, path);
+      fputs(", \"error\": ", j->out);
+      json_string(j->out, err.message);
+      fputs("}\n", j->out);
+    }
+    return 1;
+  }
+  vox_transcript t;
+  vox_asr_stream_result(j->asr, &t);
+  if (manifest) {
+    fputs("{\"audio_filepath\": ", j->out);
+    json_string(j->out, path);
+    if (ref) {
+      fputs(", \"text\": ", j->out);
+      json_string(j->out, ref);
+    }
+    fputs(", \"pred_text\": ", j->out);
+    json_string(j->out, t.text);
+    fprintf(j->out, ", \"duration\": %.3f, \"processing_time\": %.4f, \"words\": [", t.duration_s, dt);
+    for (size_t i = 0; i < t.n_words; i++) {
+      fputs(i ? ", {\"word\": " : "{\"word\": ", j->out);
+      json_string(j->out, t.words[i].text);
+      fprintf(j->out, ", \"start\": %.2f, \"end\": %.2f, \"confidence\": %.3f}", t.words[i].start_s,
+              t.words[i].end_s, t.words[i].confidence);
+    }
+    fputs("]}\n", j->out);
+  } else if (cli_write_transcript(j->out, j->format, path, &t, dt, j->index) != 0) {
+    fprintf(stderr, "voxpipe transcribe: cannot write the output\n");
+    return 1;
+  }
+  j->index++;
+  return fflush(j->out) == 0 ? 0 : 1;
+}
+
+/* Resolves a manifest path relative to the manifest's directory, as NeMo does. */
+static void resolve(const char *manifest, const char *p, char *buf, size_t n) {
+  const char *slash = strrchr(manifest, '/');
+  if (p[0] == '/' || !slash)
+    snprintf(buf, n, "%s", p);
+  else
+    snprintf(buf, n, "%.*s/%s", (int)(slash - manifest), manifest, p);
+  if (p[0] != '/' && access(buf, F_OK) != 0 && access(p, F_OK) == 0)
+    snprintf(buf, n, "%s", p);
+}
+
+int cmd_transcribe(int argc, char **argv) {
+  const char *model = NULL, *format = "text", *manifest = NULL, *output = NULL;
+  int threads = 1, shard_k = 0, shard_n = 1;
+  char **files = calloc((size_t)argc, sizeof *files);
+  int n_files = 0;
+  if (!files)
+    return 1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int has_val = i + 1 < argc;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      free(files);
+      return 0;
+    } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has_val)
+      model = argv[++i];
+    else if ((!strcmp(a, "-f") || !strcmp(a, "--format")) && has_val)
+      format = argv[++i];
+    else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && has_val)
+      threads = atoi(argv[++i]);
+    else if (!strcmp(a, "--manifest") && has_val)
+      manifest = argv[++i];
+    else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has_val)
+      output = argv[++i];
+    else if (!strcmp(a, "--shard") && has_val) {
+      if (sscanf(argv[++i], "%d/%d", &shard_k, &shard_n) != 2 || shard_n < 1 || shard_k < 0 || shard_k >= shard_n) {
+        fprintf(stderr, "voxpipe transcribe: --shard takes K/N with 0 <= K < N, not '%s'\n", argv[i]);
+        free(files);
+        return 2;
+      }
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "voxpipe transcribe: unknown option or missing value '%s'. Try 'voxpipe transcribe --help'.\n",
+              a);
+      free(files);
+      return 2;
+    } else
+      files[n_files++] = argv[i];
+  }
+  if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "srt") && strcmp(format, "vtt")) {
+    fprintf(stderr, "voxpipe transcribe: unknown format '%s' (text, json, srt, vtt)\n", format);
+    free(files);
+    return 2;
+  }
+  if (threads < 1 || threads > 256) {
+    fprintf(stderr, "voxpipe transcribe: --threads must be 1 to 256\n");
+    free(files);
+    return 2;
+  }
+  if (!n_files && !manifest) {
+    fprintf(stderr, "voxpipe transcribe: no input files. Try 'voxpipe transcribe --help'.\n");
+    free(files);
+    return 2;
+  }
+  if (!model)
+    model = cli_default_model("asr");
+  vox_error err = {0};
+  vox_model_params mp = vox_model_default_params();
+  mp.threads = threads;
+  vox_model *m;
+  if (vox_model_load(model, &mp, &m, &err) != VOX_OK) {
+    cli_error("transcribe", &err);
+    free(files);
+    return 1;
+  }
+  vox_asr_params ap = vox_asr_default_params();
+  int tty = isatty(STDERR_FILENO);
+  if (tty)
+    ap.on_progress = progress;
+  vox_asr_stream *asr;
+  if (vox_asr_stream_new(m, &ap, &asr, &err) != VOX_OK) {
+    cli_error("transcribe", &err);
+    vox_model_free(m);
+    free(files);
+    return 1;
+  }
+  FILE *out = stdout;
+  if (output && !(out = fopen(output, "w"))) {
+    perror(output);
+    vox_asr_stream_free(asr);
+    vox_model_free(m);
+    free(files);
+    return 1;
+  }
+  job j = {asr, out, format, 0};
+  int failures = 0;
+  for (int i = 0; i < n_files; i++) {
+    if (tty) {
+      vox_asr_stream_free(asr);
+      ap.user = files[i];
+      if (vox_asr_stream_new(m, &ap, &asr, &err) != VOX_OK) {
+        cli_error("transcribe", &err);
+        failures++;
+        break;
+      }
+      j.asr = asr;
+    }
+    if (!strcmp(format, "text") && n_files > 1)
+      fprintf(out, "%s: ", files[i]);
+    failures += one(&j, files[i], NULL, 0);
+  }
+  if (manifest) {
+    FILE *mf = fopen(manifest, "r");
+    if (!mf) {
+      perror(manifest);
+      failures++;
+    } else {
+      char *line = NULL, path[4096], text[8192], full[8192];
+      size_t cap = 0;
+      long lineno = 0;
+      while (getline(&line, &cap, mf) > 0) {
+        long k = lineno++;
+        if (k % shard_n != shard_k)
+          continue;
+        if (!json_get_string(line, "audio_filepath", path, sizeof path)) {
+          fprintf(stderr, "voxpipe transcribe: %s:%ld: no audio_filepath\n", manifest, lineno);
+          failures++;
+          continue;
+        }
+        int has_text = json_get_string(line, "text", text, sizeof text);
+        resolve(manifest, path, full, sizeof full);
+        failures += one(&j, full, has_text ? text : NULL, 1);
+      }
+      free(line);
+      fclose(mf);
+    }
+  }
+  if (output && fclose(out) != 0) {
+    perror(output);
+    failures++;
+  }
+  vox_asr_stream_free(asr);
+  vox_model_free(m);
+  free(files);
+  return failures ? 1 : 0;
+}

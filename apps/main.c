@@ -1,0 +1,43 @@
+/* main.c - the voxpipe command: dispatches to subcommands. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: voxpipe COMMAND [OPTIONS] ...\n"
+          "\n"
+          "commands:\n"
+          "  transcribe FILE...   speech to text with a CTC model (default: the bundled English model)\n"
+          "  info MODEL           architecture, features, labels, parameters and tensors of a model file\n"
+          "  plugins              the model plugins found and where\n"
+          "\n"
+          "'voxpipe COMMAND --help' describes a command's options. voxpipe %s\n",
+          VOXPIPE_VERSION);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+    printf("voxpipe %s\n", VOXPIPE_VERSION);
+    return 0;
+  }
+  if (!strcmp(cmd, "info"))
+    return cmd_info(argc - 1, argv + 1);
+  if (!strcmp(cmd, "transcribe"))
+    return cmd_transcribe(argc - 1, argv + 1);
+  if (!strcmp(cmd, "plugins"))
+    return cmd_plugins(argc - 1, argv + 1);
+  fprintf(stderr, "voxpipe: unknown command '%s'. Try 'voxpipe --help'.\n", cmd);
+  return 2;
+}

@@ -1,0 +1,207 @@
+/* asr.c - samples -> features -> CTC model -> greedy decoding, in buffers sized once. */
+#include "voxpipe/vox_asr.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOCK_SAMPLES 8000
+
+struct vox_asr_stream {
+  const vox_model *model;
+  const vox_model_info *info;
+  vox_asr_params params;
+  vox_features *feat;
+  vox_model_stream *ms;
+  vox_ctc_decoder *ctc;
+  float *fbuf, *lbuf, *mean, *inv_std;
+  size_t fcap, lcap;
+  int has_norm, finished;
+};
+
+vox_asr_params vox_asr_default_params(void) {
+  vox_asr_params p = {NULL, NULL, NULL};
+  return p;
+}
+
+void vox_asr_stream_free(vox_asr_stream *s) {
+  if (!s)
+    return;
+  vox_features_free(s->feat);
+  vox_model_stream_free(s->ms);
+  vox_ctc_decoder_free(s->ctc);
+  free(s->fbuf);
+  free(s->lbuf);
+  free(s->mean);
+  free(s->inv_std);
+  free(s);
+}
+
+void vox_asr_stream_reset(vox_asr_stream *s) {
+  vox_features_reset(s->feat);
+  vox_model_stream_reset(s->ms);
+  vox_ctc_decoder_reset(s->ctc);
+  s->finished = 0;
+}
+
+vox_status vox_asr_stream_new(const vox_model *model, const vox_asr_params *params, vox_asr_stream **out,
+                              vox_error *err) {
+  *out = NULL;
+  const vox_model_info *info = vox_model_get_info(model);
+  if (info->task != VOX_TASK_CTC_ASR || info->input != VOX_INPUT_FEATURES)
+    return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT,
+                         "model '%s' (%s) is not a speech recognition (CTC) model", info->architecture,
+                         vox_model_plugin_name(model));
+  vox_asr_stream *s = calloc(1, sizeof *s);
+  if (!s)
+    return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+  s->model = model;
+  s->info = info;
+  s->params = params ? *params : vox_asr_default_params();
+  vox_status st = vox_features_new(&info->features, &s->feat, err);
+  if (st == VOX_OK)
+    st = vox_model_stream_new(model, &s->ms, err);
+  if (st == VOX_OK) {
+    double frame_s = (double)info->features.hop_length / info->sample_rate_hz * info->subsampling;
+    st = vox_ctc_decoder_new(info->labels, info->n_labels, info->blank_index, frame_s, &s->ctc, err);
+  }
+  if (st == VOX_OK) {
+    s->fcap = vox_features_max_frames(s->feat, BLOCK_SAMPLES);
+    s->lcap = vox_model_stream_max_output(s->ms, s->fcap);
+    s->fbuf = malloc(sizeof(float) * (size_t)info->input_channels * s->fcap);
+    s->lbuf = malloc(sizeof(float) * (size_t)info->output_channels * s->lcap);
+    s->mean = calloc((size_t)info->input_channels, sizeof(float));
+    s->inv_std = calloc((size_t)info->input_channels, sizeof(float));
+    if (!s->fbuf || !s->lbuf || !s->mean || !s->inv_std)
+      st = vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+  }
+  if (st != VOX_OK) {
+    vox_asr_stream_free(s);
+    return st;
+  }
+  *out = s;
+  return VOX_OK;
+}
+
+vox_status vox_asr_stream_set_normalization(vox_asr_stream *s, const float *mean, const float *inv_std,
+                                            vox_error *err) {
+  (void)err;
+  memcpy(s->mean, mean, sizeof(float) * (size_t)s->info->input_channels);
+  memcpy(s->inv_std, inv_std, sizeof(float) * (size_t)s->info->input_channels);
+  s->has_norm = 1;
+  return VOX_OK;
+}
+
+/* Runs nf feature frames of fbuf through the model and the decoder. */
+static vox_status run_model(vox_asr_stream *s, size_t nf, int final, vox_error *err) {
+  if (s->info->features.normalize == VOX_NORMALIZE_PER_FEATURE) {
+    if (!s->has_norm)
+      return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT,
+                           "this model normalizes features per utterance: transcribe whole files, or set the "
+                           "statistics with vox_asr_stream_set_normalization first");
+    vox_features_normalize(s->fbuf, s->fcap, s->info->input_channels, nf, s->mean, s->inv_std);
+  }
+  size_t no;
+  vox_status st = vox_model_stream_process(s->ms, s->fbuf, s->fcap, nf, final, s->lbuf, s->lcap, s->lcap, &no, err);
+  if (st != VOX_OK)
+    return st;
+  if (s->params.on_logits && no)
+    s->params.on_logits(s->params.user, s->lbuf, s->lcap, no, s->info->output_channels);
+  return vox_ctc_decoder_push(s->ctc, s->lbuf, s->lcap, no, err);
+}
+
+vox_status vox_asr_stream_accept(vox_asr_stream *s, const float *x, size_t n, vox_error *err) {
+  if (s->finished)
+    return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT, "stream already finished: reset it first");
+  for (size_t i = 0; i < n;) {
+    size_t k = n - i < BLOCK_SAMPLES ? n - i : BLOCK_SAMPLES;
+    size_t nf;
+    vox_status st = vox_features_process(s->feat, x + i, k, 0, s->fbuf, s->fcap, s->fcap, &nf, err);
+    if (st == VOX_OK)
+      st = run_model(s, nf, 0, err);
+    if (st != VOX_OK)
+      return st;
+    i += k;
+  }
+  return VOX_OK;
+}
+
+vox_status vox_asr_stream_finish(vox_asr_stream *s, vox_error *err) {
+  if (s->finished)
+    return VOX_OK;
+  size_t nf;
+  vox_status st = vox_features_process(s->feat, NULL, 0, 1, s->fbuf, s->fcap, s->fcap, &nf, err);
+  if (st == VOX_OK)
+    st = run_model(s, nf, 1, err);
+  s->finished = 1;
+  return st;
+}
+
+void vox_asr_stream_result(vox_asr_stream *s, vox_transcript *out) { vox_ctc_decoder_result(s->ctc, out); }
+
+/* First pass of a per_feature model: the whole file's feature statistics. */
+static vox_status file_stats(vox_asr_stream *s, vox_audio_reader *r, float *block, vox_error *err) {
+  int nm = s->info->input_channels;
+  double *sum = calloc((size_t)nm, sizeof(double)), *sq = calloc((size_t)nm, sizeof(double));
+  if (!sum || !sq) {
+    free(sum);
+    free(sq);
+    return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+  }
+  size_t frames = 0, got;
+  vox_status st;
+  vox_features_reset(s->feat);
+  for (;;) {
+    st = vox_audio_read(r, block, BLOCK_SAMPLES, &got, err);
+    size_t nf = 0;
+    if (st == VOX_OK)
+      st = vox_features_process(s->feat, block, got, got == 0, s->fbuf, s->fcap, s->fcap, &nf, err);
+    if (st != VOX_OK)
+      break;
+    vox_features_stats_add(s->fbuf, s->fcap, nm, nf, sum, sq);
+    frames += nf;
+    if (got == 0)
+      break;
+  }
+  if (st == VOX_OK) {
+    vox_features_stats_finish(sum, sq, frames, nm, s->mean, s->inv_std);
+    s->has_norm = 1;
+    st = vox_audio_rewind(r, err);
+  }
+  free(sum);
+  free(sq);
+  return st;
+}
+
+vox_status vox_asr_stream_transcribe_file(vox_asr_stream *s, const char *path, const vox_audio_params *audio,
+                                          vox_error *err) {
+  vox_audio_params ap = audio ? *audio : vox_audio_default_params();
+  ap.target_rate_hz = s->info->sample_rate_hz;
+  vox_audio_reader *r;
+  vox_status st = vox_audio_open(path, &ap, &r, err);
+  if (st != VOX_OK)
+    return st;
+  float *block = malloc(sizeof(float) * BLOCK_SAMPLES);
+  if (!block) {
+    vox_audio_close(r);
+    return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+  }
+  if (s->info->features.normalize == VOX_NORMALIZE_PER_FEATURE)
+    st = file_stats(s, r, block, err);
+  vox_asr_stream_reset(s);
+  double total = vox_audio_get_info(r)->duration_s * s->info->sample_rate_hz, done = 0;
+  while (st == VOX_OK) {
+    size_t got;
+    st = vox_audio_read(r, block, BLOCK_SAMPLES, &got, err);
+    if (st != VOX_OK || got == 0)
+      break;
+    st = vox_asr_stream_accept(s, block, got, err);
+    done += (double)got;
+    if (s->params.on_progress && total > 0)
+      s->params.on_progress(s->params.user, done / total > 1 ? 1 : done / total);
+  }
+  if (st == VOX_OK)
+    st = vox_asr_stream_finish(s, err);
+  free(block);
+  vox_audio_close(r);
+  return st;
+}

@@ -1,0 +1,189 @@
+/* conv_kernels.c - depthwise/pointwise convolution loops and a tiny thread pool.
+ *
+ * Pointwise convolutions are GEMMs through OpenBLAS (called single-threaded: our pool splits
+ * rows); depthwise loops are written so GCC vectorises the inner loop over time. */
+#include "conv_kernels.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+void vox__dwconv(const float *in, size_t in_stride, const float *w, int k, int stride, int dil, float *out,
+                 size_t out_stride, size_t n_out, int c0, int c1) {
+  for (int c = c0; c < c1; c++) {
+    const float *x = in + (size_t)c * in_stride;
+    const float *wc = w + (size_t)c * (size_t)k;
+    float *restrict y = out + (size_t)c * out_stride;
+    memset(y, 0, n_out * sizeof(float));
+    if (stride == 1) {
+      for (int j = 0; j < k; j++) {
+        const float wj = wc[j];
+        const float *restrict xj = x + (size_t)j * (size_t)dil;
+        for (size_t t = 0; t < n_out; t++)
+          y[t] += wj * xj[t];
+      }
+    } else {
+      for (int j = 0; j < k; j++) {
+        const float wj = wc[j];
+        const float *xj = x + (size_t)j * (size_t)dil;
+        for (size_t t = 0; t < n_out; t++)
+          y[t] += wj * xj[t * (size_t)stride];
+      }
+    }
+  }
+}
+
+void vox__pointwise(const float *W, const float *bias, int K, const float *in, size_t in_stride, float *out,
+                    size_t out_stride, size_t n, int m0, int m1, int relu) {
+  if (m1 <= m0 || n == 0)
+    return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m1 - m0, (int)n, K, 1.0f, W + (size_t)m0 * (size_t)K, K,
+              in, (int)in_stride, 0.0f, out + (size_t)m0 * out_stride, (int)out_stride);
+  for (int m = m0; m < m1; m++) {
+    float *restrict y = out + (size_t)m * out_stride;
+    const float b = bias ? bias[m] : 0.0f;
+    if (relu)
+      for (size_t t = 0; t < n; t++) {
+        float v = y[t] + b;
+        y[t] = v > 0.0f ? v : 0.0f;
+      }
+    else if (bias)
+      for (size_t t = 0; t < n; t++)
+        y[t] += b;
+  }
+}
+
+void vox__add_relu(float *out, size_t out_stride, const float *add, size_t add_stride, size_t n, int m0, int m1,
+                   int relu) {
+  for (int m = m0; m < m1; m++) {
+    float *restrict y = out + (size_t)m * out_stride;
+    const float *restrict a = add + (size_t)m * add_stride;
+    if (relu)
+      for (size_t t = 0; t < n; t++) {
+        float v = y[t] + a[t];
+        y[t] = v > 0.0f ? v : 0.0f;
+      }
+    else
+      for (size_t t = 0; t < n; t++)
+        y[t] += a[t];
+  }
+}
+
+void vox__im2col(const float *in, size_t in_stride, int k, int stride, int dil, float *col, size_t col_stride,
+                 size_t n, int c0, int c1) {
+  for (int c = c0; c < c1; c++)
+    for (int j = 0; j < k; j++) {
+      const float *x = in + (size_t)c * in_stride + (size_t)j * (size_t)dil;
+      float *restrict y = col + ((size_t)c * (size_t)k + (size_t)j) * col_stride;
+      for (size_t t = 0; t < n; t++)
+        y[t] = x[t * (size_t)stride];
+    }
+}
+
+struct vox_pool {
+  int n;
+  pthread_t *threads;
+  pthread_mutex_t lock;
+  pthread_cond_t start, done;
+  vox_pool_fn fn;
+  void *ctx;
+  unsigned generation;
+  int pending;
+  int quit;
+};
+
+typedef struct worker_arg {
+  vox_pool *pool;
+  int index;
+} worker_arg;
+
+static void *worker(void *arg) {
+  worker_arg *wa = arg;
+  vox_pool *p = wa->pool;
+  int index = wa->index;
+  free(wa);
+  unsigned seen = 0;
+  for (;;) {
+    pthread_mutex_lock(&p->lock);
+    while (!p->quit && p->generation == seen)
+      pthread_cond_wait(&p->start, &p->lock);
+    if (p->quit) {
+      pthread_mutex_unlock(&p->lock);
+      return NULL;
+    }
+    seen = p->generation;
+    vox_pool_fn fn = p->fn;
+    void *ctx = p->ctx;
+    pthread_mutex_unlock(&p->lock);
+    fn(ctx, index, p->n);
+    pthread_mutex_lock(&p->lock);
+    if (--p->pending == 0)
+      pthread_cond_signal(&p->done);
+    pthread_mutex_unlock(&p->lock);
+  }
+}
+
+vox_pool *vox__pool_new(int threads) {
+  vox_pool *p = calloc(1, sizeof *p);
+  if (!p)
+    return NULL;
+  p->n = threads < 1 ? 1 : threads;
+  pthread_mutex_init(&p->lock, NULL);
+  pthread_cond_init(&p->start, NULL);
+  pthread_cond_init(&p->done, NULL);
+  if (p->n > 1) {
+    p->threads = calloc((size_t)p->n - 1, sizeof *p->threads);
+    if (!p->threads) {
+      vox__pool_free(p);
+      return NULL;
+    }
+    for (int i = 1; i < p->n; i++) {
+      worker_arg *wa = malloc(sizeof *wa);
+      if (!wa || (wa->pool = p, wa->index = i, pthread_create(&p->threads[i - 1], NULL, worker, wa) != 0)) {
+        free(wa);
+        p->n = i; /* threads [1, i) exist */
+        vox__pool_free(p);
+        return NULL;
+      }
+    }
+  }
+  return p;
+}
+
+void vox__pool_free(vox_pool *p) {
+  if (!p)
+    return;
+  pthread_mutex_lock(&p->lock);
+  p->quit = 1;
+  pthread_cond_broadcast(&p->start);
+  pthread_mutex_unlock(&p->lock);
+  for (int i = 1; i < p->n && p->threads; i++)
+    pthread_join(p->threads[i - 1], NULL);
+  free(p->threads);
+  pthread_mutex_destroy(&p->lock);
+  pthread_cond_destroy(&p->start);
+  pthread_cond_destroy(&p->done);
+  free(p);
+}
+
+int vox__pool_size(const vox_pool *p) { return p->n; }
+
+void vox__pool_run(vox_pool *p, vox_pool_fn fn, void *ctx) {
+  if (p->n == 1) {
+    fn(ctx, 0, 1);
+    return;
+  }
+  pthread_mutex_lock(&p->lock);
+  p->fn = fn;
+  p->ctx = ctx;
+  p->pending = p->n - 1;
+  p->generation++;
+  pthread_cond_broadcast(&p->start);
+  pthread_mutex_unlock(&p->lock);
+  fn(ctx, 0, p->n);
+  pthread_mutex_lock(&p->lock);
+  while (p->pending > 0)
+    pthread_cond_wait(&p->done, &p->lock);
+  pthread_mutex_unlock(&p->lock);
+}

@@ -1,0 +1,35 @@
+/* conv_kernels.h - the inner loops of the convolutional models (channel-major buffers). */
+#ifndef VOX_CONV_KERNELS_H
+#define VOX_CONV_KERNELS_H
+
+#include <stddef.h>
+
+#include "internal.h"
+
+/* Depthwise convolution for channels [c0, c1): out[c][t] = sum_j w[c][j] * in[c][t*stride + j*dil].
+ * `in` points at the first input frame output 0 needs. */
+VOX_HIDDEN void vox__dwconv(const float *in, size_t in_stride, const float *w, int k, int stride, int dil,
+                            float *out, size_t out_stride, size_t n_out, int c0, int c1);
+
+/* out[M x N] = W[M x K] * in[K x N] (+ bias[m]) (then max(0, .) when relu), rows m in [m0, m1). */
+VOX_HIDDEN void vox__pointwise(const float *W, const float *bias, int K, const float *in, size_t in_stride,
+                               float *out, size_t out_stride, size_t n, int m0, int m1, int relu);
+
+/* Adds add[M x N] into out, then ReLU when relu, rows [m0, m1). */
+VOX_HIDDEN void vox__add_relu(float *out, size_t out_stride, const float *add, size_t add_stride, size_t n,
+                              int m0, int m1, int relu);
+
+/* im2col for a full convolution: col[(c*k + j) x N] = in[c][t*stride + j*dil], channels [c0, c1). */
+VOX_HIDDEN void vox__im2col(const float *in, size_t in_stride, int k, int stride, int dil, float *col,
+                            size_t col_stride, size_t n, int c0, int c1);
+
+/* A fixed pool of worker threads running one parallel loop at a time. */
+typedef struct vox_pool vox_pool;
+typedef void (*vox_pool_fn)(void *ctx, int part, int n_parts);
+VOX_HIDDEN vox_pool *vox__pool_new(int threads);
+VOX_HIDDEN void vox__pool_free(vox_pool *p);
+/* Calls fn(ctx, i, n) for i in [0, n) with n = the pool's thread count, and waits for all. */
+VOX_HIDDEN void vox__pool_run(vox_pool *p, vox_pool_fn fn, void *ctx);
+VOX_HIDDEN int vox__pool_size(const vox_pool *p);
+
+#endif

@@ -1,0 +1,61 @@
+/* internal.h - helpers shared by core/src files; not installed, not exported. */
+#ifndef VOX_INTERNAL_H
+#define VOX_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "voxpipe/vox_checkpoint.h"
+#include "voxpipe/vox_error.h"
+
+#define VOX_HIDDEN __attribute__((visibility("hidden")))
+
+/* One archive member read into memory. */
+typedef struct vox_member {
+  char *name;
+  unsigned char *data;
+  size_t size;
+} vox_member;
+
+typedef struct vox_members {
+  vox_member *items;
+  size_t n;
+} vox_members;
+
+typedef enum { VOX_ARCHIVE_TAR, VOX_ARCHIVE_ZIP } vox_archive_kind;
+
+/* Reads the members of a tar(.gz) or zip held in memory. `want` (may be NULL) picks the members to
+ * keep by name; the others are skipped unread. Fails on truncation and CRC errors. */
+VOX_HIDDEN vox_status vox__archive_read(const void *data, size_t size, vox_archive_kind kind,
+                                        const char *name, size_t max_member,
+                                        int (*want)(const char *member_name), vox_members *out,
+                                        vox_error *err);
+VOX_HIDDEN void vox__members_free(vox_members *m);
+VOX_HIDDEN const vox_member *vox__members_find_suffix(const vox_members *m, const char *suffix);
+
+/* A tensor list under construction (owned names and buffers). */
+typedef struct vox_tensor_list {
+  vox_tensor *items;
+  size_t n, cap;
+} vox_tensor_list;
+
+VOX_HIDDEN void vox__tensor_list_free(vox_tensor_list *l);
+
+/* Interprets torch.save's zip (members already read) into named tensors. */
+VOX_HIDDEN vox_status vox__torch_zip_load(const vox_members *zip, const char *name,
+                                          const char *state_dict_key, vox_tensor_list *out,
+                                          vox_error *err);
+
+/* Reads a whole file into memory (malloc'd), refusing files above max_bytes. */
+VOX_HIDDEN vox_status vox__read_file(const char *path, size_t max_bytes, unsigned char **data,
+                                     size_t *size, vox_error *err);
+
+/* Overflow-checked size arithmetic: returns 0 and sets *out, or -1 on overflow. */
+static inline int vox__mul_size(size_t a, size_t b, size_t *out) {
+  if (a && b > SIZE_MAX / a)
+    return -1;
+  *out = a * b;
+  return 0;
+}
+
+#endif

@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""QuartzNet plugin vs the PyTorch definition (models/quartznet/quartznet.py, NeMo's layout and
+keys) on random-weight .nemo files: logits, greedy transcripts and token times, 1 and 2 threads,
+and streamed (any chunk size) == whole input. The reference runs in float64."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import testlib as T  # noqa: E402
+
+T.need_torch()
+import numpy as np  # noqa: E402
+import scipy.io.wavfile  # noqa: E402
+import torch  # noqa: E402
+import quartznet as Q  # noqa: E402
+from nemo_conv import save_nemo  # noqa: E402
+
+ARCHS = [("tiny", "per_feature"), ("jasperish", "per_feature"), ("stream", "NA"), ("5x5", "per_feature"),
+         ("15x5", "per_feature")]
+if os.environ.get("VOX_QUICK"):
+    ARCHS = ARCHS[:3]
+
+
+def audio_inputs():
+    rate, x = scipy.io.wavfile.read(os.path.join(T.SRCDIR, "share", "samples", "sample-en.wav"))
+    yield "sample-en.wav", (x.astype(np.float32) / 32768.0)[:70001]
+    rng = np.random.default_rng(3)
+    t = np.arange(23457) / 16000.0
+    env = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)
+    yield "modulated tones", (0.2 * env * (np.sin(2 * np.pi * 300 * t) + np.sin(2 * np.pi * 1200 * t))).astype(np.float32)
+    if os.environ.get("VOX_QUICK"):
+        return
+    yield "noise bursts", (0.1 * rng.standard_normal(31111) * (np.arange(31111) % 8000 < 4000)).astype(np.float32)
+
+
+def greedy(lp, labels):
+    ids = lp.argmax(-1)
+    out, times, prev = [], [], -1
+    for t, i in enumerate(ids):
+        if i != prev and i != len(labels):
+            out.append(labels[i])
+            times.append(t)
+        prev = i
+    return "".join(out), times
+
+
+d = T.tmpdir()
+inputs = list(audio_inputs())
+for arch, norm in ARCHS:
+    torch.manual_seed(1)
+    model = Q.randomize(Q.EncDecCTCModel(Q.model_config(arch, normalize=norm)), seed=11,
+                        calib_audio=[x for _, x in inputs])
+    path = os.path.join(d, "%s.nemo" % arch)
+    save_nemo(path, model, model.config_yaml(), gzip=(arch == "tiny"))
+    ref_model = model.double().eval()
+    for name, x in inputs:
+        inp = os.path.join(d, "in.f32")
+        T.write_f32(inp, x)
+        with torch.no_grad():
+            lp, ln = ref_model(torch.from_numpy(x.astype(np.float64))[None], torch.tensor([len(x)]))
+        ref = lp[0, : int(ln[0])].numpy()
+        outs = {}
+        big = arch in ("5x5", "15x5")
+        for threads in (1, 2):
+            for chunk in (((16, 100000) if big else (1, 7, 16, 50, 100000)) if threads == 1 else (100000, 7)):
+                out = os.path.join(d, "out.f32")
+                T.run([T.TOOL, "logits", path, inp, out, str(threads), str(chunk)])
+                outs[(threads, chunk)] = T.read_f32(out).reshape(-1, ref.shape[1])
+        whole = outs[(1, 100000)]
+        ok_shape = whole.shape == ref.shape
+        T.check(ok_shape, "%s / %s: %d output frames (PyTorch %d)" % (arch, name, whole.shape[0], ref.shape[0]))
+        if not ok_shape:
+            continue
+        diff = float(np.abs(whole - ref).max())
+        T.check(diff <= 1e-3, "%s / %s: max |logits - PyTorch| = %.2e <= 1e-3" % (arch, name, diff))
+        t_c, times_c = greedy(whole, Q.LABELS)
+        t_r, times_r = greedy(ref, Q.LABELS)
+        T.check(t_c == t_r and times_c == times_r,
+                "%s / %s: greedy transcript and token frames equal PyTorch's (%d tokens)" % (arch, name, len(t_r)))
+        for key, o in outs.items():
+            if key == (1, 100000):
+                continue
+            sd = float(np.abs(o - whole).max()) if o.shape == whole.shape else float("inf")
+            T.check(sd <= 1e-4, "%s / %s: threads %d, chunks of %d frames: max diff to whole input %.1e <= 1e-4"
+                    % (arch, name, key[0], key[1], sd))
+T.finish()

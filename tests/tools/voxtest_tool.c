@@ -1,0 +1,271 @@
+/* voxtest_tool.c - gives test scripts raw access to libvoxpipe internals.
+ *
+ *   voxtest_tool features IN.f32 OUT.f32 [CHUNK]       log-mel of raw float samples (16 kHz), fed in
+ *                                                      CHUNK-sample pieces; OUT is [64][frames]
+ *   voxtest_tool logits MODEL IN.f32 OUT.f32 THREADS CHUNK
+ *                                                      samples -> model log-probs [T][classes],
+ *                                                      model fed CHUNK feature frames at a time
+ *   voxtest_tool encoder-stream MODEL FEATS.f32 NFEAT OUT.f32 CHUNK
+ *                                                      raw features [NFEAT][T] -> log-probs [T][C]
+ *   voxtest_tool tensors CKPT OUT_DIR                 every tensor as OUT_DIR/<name>.f32 (+ .i64),
+ *                                                      and a listing on stdout
+ *   voxtest_tool audio FILE OUT.f32 [RATE [RAWFMT RAWRATE RAWCH]]  mono samples at RATE (16000)
+ *   voxtest_tool config CKPT PATH                     prints one config value
+ * Exit 0 on success, 1 with the library's message on stderr on failure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "voxpipe/voxpipe.h"
+
+static float *read_f32(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  fseek(f, 0, SEEK_END);
+  long sz = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  float *b = malloc((size_t)sz + 4);
+  *n = (size_t)sz / 4;
+  if (b && fread(b, 4, *n, f) != *n) {
+    free(b);
+    b = NULL;
+  }
+  fclose(f);
+  return b;
+}
+
+static int fail(const vox_error *e) {
+  fprintf(stderr, "error: %s\n", e->message);
+  return 1;
+}
+
+static int cmd_features(int argc, char **argv) {
+  if (argc < 4)
+    return 2;
+  size_t n;
+  float *x = read_f32(argv[2], &n);
+  size_t chunk = argc > 4 ? (size_t)atol(argv[4]) : n + 1;
+  if (!x || chunk == 0)
+    return 1;
+  vox_error err = {0};
+  vox_feature_config c = vox_feature_config_default();
+  vox_features *f;
+  if (vox_features_new(&c, &f, &err))
+    return fail(&err);
+  size_t total = vox_features_frame_count(f, n), cap = total + 8, got = 0;
+  float *out = malloc(sizeof(float) * 64 * cap);
+  size_t mf = vox_features_max_frames(f, chunk);
+  float *tmp = malloc(sizeof(float) * 64 * mf);
+  for (size_t i = 0; i <= n; i += chunk) {
+    size_t k = n - i < chunk ? n - i : chunk;
+    int final = i + k >= n;
+    size_t nf;
+    if (vox_features_process(f, x + i, k, final, tmp, mf, mf, &nf, &err))
+      return fail(&err);
+    for (int m = 0; m < 64; m++)
+      memcpy(out + (size_t)m * cap + got, tmp + (size_t)m * mf, nf * sizeof(float));
+    got += nf;
+    if (final)
+      break;
+  }
+  if (got != total) {
+    fprintf(stderr, "frame count %zu, expected %zu\n", got, total);
+    return 1;
+  }
+  FILE *o = fopen(argv[3], "wb");
+  for (int m = 0; m < 64; m++)
+    fwrite(out + (size_t)m * cap, sizeof(float), got, o);
+  fclose(o);
+  vox_features_free(f);
+  free(out);
+  free(tmp);
+  free(x);
+  return 0;
+}
+
+/* Model log-probs for raw features [nfeat][T]: fed CHUNK frames at a time. */
+static int run_model(vox_model *m, const float *feats, size_t stride, size_t T, size_t chunk, FILE *o) {
+  vox_error err = {0};
+  const vox_model_info *info = vox_model_get_info(m);
+  vox_model_stream *s;
+  if (vox_model_stream_new(m, &s, &err))
+    return fail(&err);
+  int nf = info->input_channels, C = info->output_channels;
+  float *in = malloc(sizeof(float) * (size_t)nf * chunk);
+  size_t cap = vox_model_stream_max_output(s, chunk);
+  float *out = malloc(sizeof(float) * (size_t)C * cap);
+  float *row = malloc(sizeof(float) * (size_t)C);
+  for (size_t t0 = 0;; t0 += chunk) {
+    size_t k = t0 >= T ? 0 : (T - t0 < chunk ? T - t0 : chunk);
+    int final = t0 + k >= T;
+    for (int c = 0; c < nf; c++)
+      memcpy(in + (size_t)c * chunk, feats + (size_t)c * stride + t0, k * sizeof(float));
+    size_t no;
+    if (vox_model_stream_process(s, in, chunk, k, final, out, cap, cap, &no, &err))
+      return fail(&err);
+    for (size_t t = 0; t < no; t++) {
+      for (int c = 0; c < C; c++)
+        row[c] = out[(size_t)c * cap + t];
+      fwrite(row, sizeof(float), (size_t)C, o);
+    }
+    if (final)
+      break;
+  }
+  vox_model_stream_free(s);
+  free(in);
+  free(out);
+  free(row);
+  return 0;
+}
+
+static int cmd_logits(int argc, char **argv) {
+  if (argc < 7)
+    return 2;
+  vox_error err = {0};
+  vox_model_params p = vox_model_default_params();
+  p.threads = atoi(argv[5]);
+  size_t chunk = (size_t)atol(argv[6]);
+  vox_model *m;
+  if (vox_model_load(argv[2], &p, &m, &err))
+    return fail(&err);
+  const vox_model_info *info = vox_model_get_info(m);
+  size_t n;
+  float *x = read_f32(argv[3], &n);
+  if (!x)
+    return 1;
+  vox_features *f;
+  if (vox_features_new(&info->features, &f, &err))
+    return fail(&err);
+  size_t T = vox_features_frame_count(f, n), cap = T + 8, nf;
+  int nm = info->input_channels;
+  float *feats = malloc(sizeof(float) * (size_t)nm * cap);
+  if (vox_features_process(f, x, n, 1, feats, cap, cap, &nf, &err))
+    return fail(&err);
+  if (info->features.normalize == VOX_NORMALIZE_PER_FEATURE) {
+    double *sum = calloc((size_t)nm, sizeof(double)), *sq = calloc((size_t)nm, sizeof(double));
+    float *mean = malloc(sizeof(float) * (size_t)nm), *inv = malloc(sizeof(float) * (size_t)nm);
+    vox_features_stats_add(feats, cap, nm, nf, sum, sq);
+    vox_features_stats_finish(sum, sq, nf, nm, mean, inv);
+    vox_features_normalize(feats, cap, nm, nf, mean, inv);
+    free(sum);
+    free(sq);
+    free(mean);
+    free(inv);
+  }
+  FILE *o = fopen(argv[4], "wb");
+  int rc = run_model(m, feats, cap, nf, chunk, o);
+  fclose(o);
+  vox_features_free(f);
+  free(feats);
+  free(x);
+  vox_model_free(m);
+  return rc;
+}
+
+static int cmd_encoder_stream(int argc, char **argv) {
+  if (argc < 7)
+    return 2;
+  vox_error err = {0};
+  vox_model *m;
+  if (vox_model_load(argv[2], NULL, &m, &err))
+    return fail(&err);
+  size_t n;
+  float *feats = read_f32(argv[3], &n);
+  size_t nfeat = (size_t)atol(argv[4]), T = n / nfeat;
+  FILE *o = fopen(argv[5], "wb");
+  int rc = run_model(m, feats, T, T, (size_t)atol(argv[6]), o);
+  fclose(o);
+  free(feats);
+  vox_model_free(m);
+  return rc;
+}
+
+static int cmd_tensors(int argc, char **argv) {
+  if (argc < 4)
+    return 2;
+  vox_error err = {0};
+  vox_checkpoint *ck;
+  vox_checkpoint_params p = vox_checkpoint_default_params();
+  if (argc > 4)
+    p.state_dict_key = argv[4];
+  if (vox_checkpoint_open(argv[2], &p, &ck, &err))
+    return fail(&err);
+  for (size_t i = 0; i < vox_checkpoint_tensor_count(ck); i++) {
+    const vox_tensor *t = vox_checkpoint_tensor_at(ck, i);
+    printf("%s %s", t->name, vox_dtype_name(t->dtype));
+    for (int d = 0; d < t->ndim; d++)
+      printf(" %lld", (long long)t->shape[d]);
+    printf("\n");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.f32", argv[3], t->name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+      return 1;
+    fwrite(t->data, sizeof(float), t->numel, f);
+    fclose(f);
+    if (t->ivalues) {
+      snprintf(path, sizeof path, "%s/%s.i64", argv[3], t->name);
+      f = fopen(path, "wb");
+      fwrite(t->ivalues, sizeof(int64_t), t->numel, f);
+      fclose(f);
+    }
+  }
+  vox_checkpoint_free(ck);
+  return 0;
+}
+
+static int cmd_audio(int argc, char **argv) {
+  if (argc < 4)
+    return 2;
+  vox_error err = {0};
+  vox_audio_params p = vox_audio_default_params();
+  p.target_rate_hz = argc > 4 ? atoi(argv[4]) : 16000;
+  if (argc > 7) {
+    p.raw_format = argv[5];
+    p.raw_rate_hz = atoi(argv[6]);
+    p.raw_channels = atoi(argv[7]);
+  }
+  float *x;
+  size_t n;
+  int rate;
+  if (vox_audio_read_all(argv[2], &p, &x, &n, &rate, &err))
+    return fail(&err);
+  FILE *f = fopen(argv[3], "wb");
+  fwrite(x, sizeof(float), n, f);
+  fclose(f);
+  free(x);
+  return 0;
+}
+
+static int cmd_config(int argc, char **argv) {
+  if (argc < 4)
+    return 2;
+  vox_error err = {0};
+  vox_checkpoint *ck;
+  if (vox_checkpoint_open(argv[2], NULL, &ck, &err))
+    return fail(&err);
+  const char *v = vox_config_string(vox_checkpoint_config(ck), argv[3], NULL);
+  printf("%s\n", v ? v : "(missing)");
+  vox_checkpoint_free(ck);
+  return v ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2)
+    return 2;
+  if (!strcmp(argv[1], "features"))
+    return cmd_features(argc, argv);
+  if (!strcmp(argv[1], "logits"))
+    return cmd_logits(argc, argv);
+  if (!strcmp(argv[1], "encoder-stream"))
+    return cmd_encoder_stream(argc, argv);
+  if (!strcmp(argv[1], "tensors"))
+    return cmd_tensors(argc, argv);
+  if (!strcmp(argv[1], "audio"))
+    return cmd_audio(argc, argv);
+  if (!strcmp(argv[1], "config"))
+    return cmd_config(argc, argv);
+  fprintf(stderr, "unknown command %s\n", argv[1]);
+  return 2;
+}
