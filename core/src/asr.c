@@ -16,6 +16,7 @@ struct vox_asr_stream {
   float *fbuf, *lbuf, *mean, *inv_std;
   size_t fcap, lcap;
   int has_norm, finished;
+  size_t n_samples; /* accepted since the last reset */
 };
 
 vox_asr_params vox_asr_default_params(void) {
@@ -41,6 +42,7 @@ void vox_asr_stream_reset(vox_asr_stream *s) {
   vox_model_stream_reset(s->ms);
   vox_ctc_decoder_reset(s->ctc);
   s->finished = 0;
+  s->n_samples = 0;
 }
 
 vox_status vox_asr_stream_new(const vox_model *model, const vox_asr_params *params, vox_asr_stream **out,
@@ -112,6 +114,7 @@ static vox_status run_model(vox_asr_stream *s, size_t nf, int final, vox_error *
 vox_status vox_asr_stream_accept(vox_asr_stream *s, const float *x, size_t n, vox_error *err) {
   if (s->finished)
     return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT, "stream already finished: reset it first");
+  s->n_samples += n;
   for (size_t i = 0; i < n;) {
     size_t k = n - i < BLOCK_SAMPLES ? n - i : BLOCK_SAMPLES;
     size_t nf;
@@ -128,11 +131,13 @@ vox_status vox_asr_stream_accept(vox_asr_stream *s, const float *x, size_t n, vo
 vox_status vox_asr_stream_finish(vox_asr_stream *s, vox_error *err) {
   if (s->finished)
     return VOX_OK;
+  s->finished = 1;
+  if (s->n_samples == 0)
+    return VOX_OK; /* no audio, no words: NeMo's single padding frame would only produce noise */
   size_t nf;
   vox_status st = vox_features_process(s->feat, NULL, 0, 1, s->fbuf, s->fcap, s->fcap, &nf, err);
   if (st == VOX_OK)
     st = run_model(s, nf, 1, err);
-  s->finished = 1;
   return st;
 }
 

@@ -405,6 +405,7 @@ vox_status vox_conv_encoder_stream_new(const vox_conv_encoder *e, int threads, v
   vox_conv_encoder_stream *s = calloc(1, sizeof *s);
   if (!s)
     return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+  vox__blas_init();
   s->enc = e;
   s->ss = calloc((size_t)e->n_stages, sizeof *s->ss);
   s->rq = calloc((size_t)e->n_blocks, sizeof *s->rq);

@@ -34,6 +34,14 @@ void vox__dwconv(const float *in, size_t in_stride, const float *w, int k, int s
   }
 }
 
+/* OpenBLAS's own threads busy-wait between calls; with our small per-piece GEMMs and any other
+ * load on the machine they stall for whole scheduler slices (seen: 35 s wall for 2 s of CPU).
+ * voxpipe parallelises itself (vox_pool), so OpenBLAS runs single-threaded: set once per process,
+ * the documented exception to "no global state", since OpenBLAS offers only a global setting. */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
+void vox__blas_init(void) { pthread_once(&blas_once, blas_single_thread); }
+
 void vox__pointwise(const float *W, const float *bias, int K, const float *in, size_t in_stride, float *out,
                     size_t out_stride, size_t n, int m0, int m1, int relu) {
   if (m1 <= m0 || n == 0)

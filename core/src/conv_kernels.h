@@ -11,6 +11,9 @@
 VOX_HIDDEN void vox__dwconv(const float *in, size_t in_stride, const float *w, int k, int stride, int dil,
                             float *out, size_t out_stride, size_t n_out, int c0, int c1);
 
+/* Makes OpenBLAS single-threaded (once per process); called before the first GEMM. */
+VOX_HIDDEN void vox__blas_init(void);
+
 /* out[M x N] = W[M x K] * in[K x N] (+ bias[m]) (then max(0, .) when relu), rows m in [m0, m1). */
 VOX_HIDDEN void vox__pointwise(const float *W, const float *bias, int K, const float *in, size_t in_stride,
                                float *out, size_t out_stride, size_t n, int m0, int m1, int relu);

@@ -187,7 +187,8 @@ vox_status vox_model_load(const char *path, const vox_model_params *params, vox_
   st = m->plugin->create(m->ck, &cpar, &m->impl, err);
   if (st != VOX_OK) {
     m->impl = NULL;
-    vox_error_prefix(err, "%s: ", path);
+    if (err && strncmp(err->message, path, strlen(path)))
+      vox_error_prefix(err, "%s: ", path);
     vox_model_free(m);
     return st;
   }

@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""`voxpipe transcribe` and `voxpipe info` end to end: output formats, NeMo manifests and shards,
+bad input (missing/corrupt audio, wrong model kind, vocabulary mismatch, not a model), zero-length
+audio, a 10-hour file in bounded memory, and the bundled model on the bundled sample."""
+import json
+import os
+import struct
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import testlib as T  # noqa: E402
+
+T.need_torch()
+import numpy as np  # noqa: E402
+import scipy.io.wavfile  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
+import quartznet as Q  # noqa: E402
+from nemo_conv import save_nemo  # noqa: E402
+
+d = T.tmpdir()
+VP = T.VOXPIPE
+SAMPLE = os.path.join(T.SRCDIR, "share", "samples", "sample-en.wav")
+
+torch.manual_seed(0)
+model = Q.randomize(Q.EncDecCTCModel(Q.model_config("tiny")), seed=5)
+tiny = os.path.join(d, "tiny.nemo")
+save_nemo(tiny, model, model.config_yaml())
+
+
+def vp(*args, checked=False):
+    return (T.run_checked if checked else lambda a: T.run(a, check=False))([VP] + list(args))
+
+
+# info
+p = vp("info", tiny)
+T.check(p.returncode == 0 and "quartznet" in p.stdout and "parameters:    63773" in p.stdout and
+        "encoder.encoder.0.mconv.0.conv.weight" in p.stdout, "voxpipe info describes a .nemo written by torch")
+
+# formats
+p = vp("transcribe", "-m", tiny, "-f", "json", SAMPLE, checked=True)
+ok = p.returncode == 0
+if ok:
+    j = json.loads(p.stdout)
+    ok = j["audio_filepath"] == SAMPLE and abs(j["duration"] - 5.32) < 0.05 and isinstance(j["words"], list) and \
+        all(0 <= w["start"] < w["end"] <= j["duration"] + 0.05 and 0 < w["confidence"] <= 1 for w in j["words"]) and \
+        " ".join(w["word"] for w in j["words"]) == j["pred_text"]
+T.check(ok, "json output: pred_text, duration, words with times and confidences (no memory errors)")
+p = vp("transcribe", "-m", tiny, "-f", "srt", SAMPLE)
+T.check(p.returncode == 0 and p.stdout.startswith("1\n00:00:") and " --> " in p.stdout, "srt output")
+p = vp("transcribe", "-m", tiny, "-f", "vtt", SAMPLE)
+T.check(p.returncode == 0 and p.stdout.startswith("WEBVTT\n\n00:00:"), "vtt output")
+p = vp("transcribe", "-m", tiny, "-f", "xml", SAMPLE)
+T.check(p.returncode == 2 and "unknown format" in p.stderr, "unknown format: usage error")
+p = vp("transcribe", "--bogus", SAMPLE)
+T.check(p.returncode == 2 and "Try 'voxpipe transcribe --help'" in p.stderr, "unknown option: usage error")
+
+# manifest and shards
+rate, x = scipy.io.wavfile.read(SAMPLE)
+man = os.path.join(d, "manifest.jsonl")
+with open(man, "w") as f:
+    for i in range(5):
+        wav = os.path.join(d, "m%d.wav" % i)
+        scipy.io.wavfile.write(wav, rate, x[: 16000 + 8000 * i])
+        f.write(json.dumps({"audio_filepath": "m%d.wav" % i, "duration": 1.0 + 0.5 * i, "text": "ref %d" % i}) + "\n")
+p = vp("transcribe", "-m", tiny, "--manifest", man)
+rows = [json.loads(line) for line in p.stdout.splitlines()]
+T.check(p.returncode == 0 and len(rows) == 5 and all("pred_text" in r and "processing_time" in r and
+                                                      r["text"] == "ref %d" % i for i, r in enumerate(rows)),
+        "manifest: 5 JSON lines with text, pred_text, words, duration, processing_time")
+shards = []
+for k in range(2):
+    p = vp("transcribe", "-m", tiny, "--manifest", man, "--shard", "%d/2" % k)
+    shards += [json.loads(line)["audio_filepath"] for line in p.stdout.splitlines()]
+T.check(sorted(shards) == sorted(r["audio_filepath"] for r in rows) and len(shards) == 5,
+        "--shard 0/2 and 1/2 together cover the manifest exactly once")
+
+# bad input
+p = vp("transcribe", "-m", tiny, os.path.join(d, "nope.wav"), checked=True)
+T.check(p.returncode == 1 and "nope.wav: no such file" in p.stderr, "missing audio: " + p.stderr.strip()[:100])
+bad = os.path.join(d, "corrupt.wav")
+with open(bad, "wb") as f:
+    f.write(open(SAMPLE, "rb").read()[:3000])
+p = vp("transcribe", "-m", tiny, bad, checked=True)
+T.check(p.returncode == 1 and "truncated" in p.stderr, "corrupt audio: " + p.stderr.strip()[:120])
+cfg = Q.model_config("tiny")
+cfg["target"] = "nemo.collections.asr.models.classification_models.EncDecClassificationModel"
+cfg["decoder"]["_target_"] = "nemo.collections.asr.modules.ConvASRDecoderClassification"
+wrong = os.path.join(d, "classifier.nemo")
+save_nemo(wrong, model, yaml.safe_dump(cfg))
+p = vp("transcribe", "-m", wrong, SAMPLE, checked=True)
+T.check(p.returncode == 1 and "no model plugin accepts this model" in p.stderr,
+        "model of the wrong kind: " + p.stderr.strip()[:120])
+cfg = Q.model_config("tiny")
+cfg["decoder"]["vocabulary"] = cfg["decoder"]["vocabulary"][:20]
+mism = os.path.join(d, "vocab.nemo")
+save_nemo(mism, model, yaml.safe_dump(cfg))
+p = vp("transcribe", "-m", mism, SAMPLE, checked=True)
+T.check(p.returncode == 1 and "vocabulary mismatch" in p.stderr, "vocabulary mismatch: " + p.stderr.strip()[:120])
+cfg = Q.model_config("tiny")
+cfg["decoder"]["num_classes"] = 40
+cfg["decoder"]["vocabulary"] = [chr(97 + i % 26) * (1 + i // 26) for i in range(40)]
+mism = os.path.join(d, "vocab2.nemo")
+save_nemo(mism, model, yaml.safe_dump(cfg))
+p = vp("transcribe", "-m", mism, SAMPLE, checked=True)
+T.check(p.returncode == 1 and "decoder.decoder_layers.0.weight' has shape [29, 128, 1], expected [41, 128, 1]" in p.stderr,
+        "vocabulary larger than the decoder: " + p.stderr.strip()[:140])
+p = vp("transcribe", "-m", SAMPLE, SAMPLE, checked=True)
+T.check(p.returncode == 1 and "neither a .nemo archive" in p.stderr, "audio given as model: " + p.stderr.strip()[:120])
+cfg = Q.model_config("tiny")
+cfg["encoder"]["jasper"][1]["se"] = True
+se = os.path.join(d, "se.nemo")
+save_nemo(se, model, yaml.safe_dump(cfg))
+p = vp("transcribe", "-m", se, SAMPLE, checked=True)
+T.check(p.returncode == 1 and "squeeze-excite" in p.stderr, "unsupported block type named: " + p.stderr.strip()[:120])
+
+# zero-length audio: an empty transcript, not an error
+empty = os.path.join(d, "empty.wav")
+scipy.io.wavfile.write(empty, 16000, np.zeros(0, np.int16))
+p = vp("transcribe", "-m", tiny, "-f", "json", empty, checked=True)
+T.check(p.returncode == 0 and json.loads(p.stdout)["pred_text"] == "", "zero-length audio: empty transcript, exit 0")
+
+# 10 hours of (sparse) audio in bounded memory
+if os.path.exists("/usr/bin/time"):
+    n = 16000 * 36000
+    long_wav = os.path.join(d, "ten_hours.wav")
+    with open(long_wav, "wb") as f:
+        f.write(b"RIFF" + struct.pack("<I", 36 + n * 2) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16)
+                + b"data" + struct.pack("<I", n * 2))
+    os.truncate(long_wav, 44 + n * 2)
+    # GNU time reports the peak RSS of the program itself (a fork of this Python would count
+    # Python's own memory in ru_maxrss before the exec)
+    out_path, rss_path = os.path.join(d, "long.json"), os.path.join(d, "rss.txt")
+    with open(out_path, "w") as out:
+        status = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_path, T.libtool_exec(VP), "transcribe", "-m",
+                                 tiny, "-f", "json", long_wav], stdout=out,
+                                env=dict(T.env(), LD_LIBRARY_PATH=os.path.join(T.BUILDDIR, "core", ".libs"))).returncode
+    rss = int(open(rss_path).read().split()[-1])
+    ok = status == 0 and abs(json.loads(open(out_path).read())["duration"] - 36000) < 1
+    T.check(ok and rss < 300 * 1024, "10-hour file: transcribed, peak RSS %.0f MB < 300 MB" % (rss / 1024.0))
+    os.remove(long_wav)
+
+# the bundled default model on the bundled sample
+default = os.path.join(T.SRCDIR, "share", "models", "quartznet-stream-en.nemo")
+if os.path.exists(default):
+    p = vp("transcribe", SAMPLE)
+    T.check(p.returncode == 0 and p.stdout.strip() != "", "bundled model transcribes the bundled sample: %r" %
+            p.stdout.strip())
+T.finish()
