@@ -13,6 +13,7 @@ static void usage(FILE *f) {
           "  transcribe FILE...   speech to text with a CTC model (default: the bundled English model)\n"
           "  info MODEL           architecture, features, labels, parameters and tensors of a model file\n"
           "  plugins              the model plugins found and where\n"
+          "  bench                features and model throughput (see also `make bench`)\n"
           "\n"
           "'voxpipe COMMAND --help' describes a command's options. voxpipe %s\n",
           VOXPIPE_VERSION);
@@ -36,6 +37,8 @@ int main(int argc, char **argv) {
     return cmd_info(argc - 1, argv + 1);
   if (!strcmp(cmd, "transcribe"))
     return cmd_transcribe(argc - 1, argv + 1);
+  if (!strcmp(cmd, "bench"))
+    return cmd_bench(argc - 1, argv + 1);
   if (!strcmp(cmd, "plugins"))
     return cmd_plugins(argc - 1, argv + 1);
   fprintf(stderr, "voxpipe: unknown command '%s'. Try 'voxpipe --help'.\n", cmd);

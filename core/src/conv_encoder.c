@@ -61,6 +61,10 @@ struct vox_conv_encoder_stream {
   float *out;
   size_t out_stride, out_cap, n_out;
   int overflow;
+  /* During the final flush, the stage being flushed; buffered stages after it only collect
+   * input until half a piece is ready, so the flush moves through the network in large pieces
+   * rather than a cascade of look-ahead-sized ones (each GEMM call repacks its weights). */
+  int flush_at;
 };
 
 static void stage_free_weights(stage *s) {
@@ -388,6 +392,7 @@ void vox_conv_encoder_stream_reset(vox_conv_encoder_stream *s) {
     const stage *g = &e->st[i];
     t->finished = 0;
     t->next_out = 0;
+    s->flush_at = -1;
     if (g->direct)
       continue;
     for (int c = 0; c < g->cin; c++)
@@ -420,7 +425,8 @@ vox_status vox_conv_encoder_stream_new(const vox_conv_encoder *e, int threads, v
     in_flight[g->block] += keep_frames(g) + (size_t)g->padr;
     if (g->direct)
       continue;
-    s->ss[i].cap = keep_frames(g) + (size_t)g->padr + PIECE + 1;
+    /* retained frames + right padding + what a deferred stage collects (< PIECE/2 ready) + a piece */
+    s->ss[i].cap = keep_frames(g) + (size_t)g->padr + 2 * PIECE + 1;
     ok = (s->ss[i].buf = malloc(sizeof(float) * (size_t)g->cin * s->ss[i].cap)) != NULL;
   }
   for (int i = 0; ok && i < e->n_stages; i++) {
@@ -428,7 +434,7 @@ vox_status vox_conv_encoder_stream_new(const vox_conv_encoder *e, int threads, v
     if (!g->res_push)
       continue;
     res_queue *q = &s->rq[g->block];
-    q->cap = in_flight[g->block] + 2 * PIECE;
+    q->cap = in_flight[g->block] + 3 * PIECE;
     ok = (q->q = malloc(sizeof(float) * (size_t)g->res_cout * q->cap)) != NULL;
   }
   if (!ok) {
@@ -584,6 +590,8 @@ static void run_stage(vox_conv_encoder_stream *s, int i, const float *in, size_t
   for (int c = 0; c < g->cin; c++)
     memcpy(t->buf + (size_t)c * t->cap + t->len, in + (size_t)c * in_stride, n * sizeof(float));
   t->len += n;
+  if (s->flush_at >= 0 && i > s->flush_at && available(g, t) < PIECE / 2)
+    return; /* collect a larger piece first (drained at the latest when its turn comes) */
   drain(s, i);
 }
 
@@ -611,11 +619,13 @@ vox_status vox_conv_encoder_stream_process(vox_conv_encoder_stream *s, const flo
       t->finished = 1;
       if (g->direct)
         continue;
+      s->flush_at = i;
       for (int c = 0; c < g->cin; c++)
         memset(t->buf + (size_t)c * t->cap + t->len, 0, (size_t)g->padr * sizeof(float));
       t->len += (size_t)g->padr;
       drain(s, i);
     }
+    s->flush_at = -1;
   }
   *n_out = s->n_out;
   if (s->overflow)

@@ -9,27 +9,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Built for AVX-512, AVX2 and baseline x86-64; the loader picks the best the CPU has. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VOX_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VOX_MULTIVERSION
+#endif
+
+#define DW_BLOCK 32
+
+/* Outputs are computed DW_BLOCK at a time with all taps accumulated in registers, so each output
+ * is stored once instead of once per tap. */
+VOX_MULTIVERSION
 void vox__dwconv(const float *in, size_t in_stride, const float *w, int k, int stride, int dil, float *out,
                  size_t out_stride, size_t n_out, int c0, int c1) {
   for (int c = c0; c < c1; c++) {
     const float *x = in + (size_t)c * in_stride;
     const float *wc = w + (size_t)c * (size_t)k;
     float *restrict y = out + (size_t)c * out_stride;
-    memset(y, 0, n_out * sizeof(float));
-    if (stride == 1) {
-      for (int j = 0; j < k; j++) {
-        const float wj = wc[j];
-        const float *restrict xj = x + (size_t)j * (size_t)dil;
-        for (size_t t = 0; t < n_out; t++)
-          y[t] += wj * xj[t];
+    for (size_t t0 = 0; t0 < n_out; t0 += DW_BLOCK) {
+      size_t m = n_out - t0 < DW_BLOCK ? n_out - t0 : DW_BLOCK;
+      float acc[DW_BLOCK] = {0};
+      if (stride == 1 && m == DW_BLOCK) {
+        for (int j = 0; j < k; j++) {
+          const float wj = wc[j];
+          const float *xj = x + t0 + (size_t)j * (size_t)dil;
+          for (int i = 0; i < DW_BLOCK; i++)
+            acc[i] += wj * xj[i];
+        }
+      } else if (stride == 1) {
+        for (int j = 0; j < k; j++) {
+          const float wj = wc[j];
+          const float *xj = x + t0 + (size_t)j * (size_t)dil;
+          for (size_t i = 0; i < m; i++)
+            acc[i] += wj * xj[i];
+        }
+      } else {
+        for (int j = 0; j < k; j++) {
+          const float wj = wc[j];
+          const float *xj = x + t0 * (size_t)stride + (size_t)j * (size_t)dil;
+          for (size_t i = 0; i < m; i++)
+            acc[i] += wj * xj[i * (size_t)stride];
+        }
       }
-    } else {
-      for (int j = 0; j < k; j++) {
-        const float wj = wc[j];
-        const float *xj = x + (size_t)j * (size_t)dil;
-        for (size_t t = 0; t < n_out; t++)
-          y[t] += wj * xj[t * (size_t)stride];
-      }
+      memcpy(y + t0, acc, m * sizeof(float));
     }
   }
 }
