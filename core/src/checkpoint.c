@@ -69,10 +69,14 @@ static vox_status finish(vox_checkpoint *ck, vox_error *err) {
   return VOX_OK;
 }
 
+/* `release` (may be NULL) holds the bytes the zip came from: freed as soon as the zip's members
+ * are copied out, so a large model is never held three times over. */
 static vox_status load_torch_zip(vox_checkpoint *ck, const void *data, size_t size, const char *name,
-                                 const vox_checkpoint_params *p, vox_error *err) {
+                                 const vox_checkpoint_params *p, vox_members *release, vox_error *err) {
   vox_members zip;
   vox_status st = vox__archive_read(data, size, VOX_ARCHIVE_ZIP, name, p->max_member_bytes, NULL, &zip, err);
+  if (release)
+    vox__members_free(release);
   if (st != VOX_OK)
     return st;
   st = vox__torch_zip_load(&zip, name, p->state_dict_key, &ck->tensors, err);
@@ -81,10 +85,14 @@ static vox_status load_torch_zip(vox_checkpoint *ck, const void *data, size_t si
 }
 
 static vox_status load_nemo(vox_checkpoint *ck, const void *data, size_t size, const vox_checkpoint_params *p,
-                            vox_error *err) {
+                            unsigned char **owned, vox_error *err) {
   vox_members tar;
   vox_status st = vox__archive_read(data, size, VOX_ARCHIVE_TAR, ck->source, p->max_member_bytes,
                                     is_nemo_member, &tar, err);
+  if (owned) { /* the archive's bytes are no longer needed */
+    free(*owned);
+    *owned = NULL;
+  }
   if (st != VOX_OK)
     return st;
   const vox_member *cfg = vox__members_find_suffix(&tar, "model_config.yaml");
@@ -98,16 +106,16 @@ static vox_status load_nemo(vox_checkpoint *ck, const void *data, size_t size, c
     st = vox_config_parse((const char *)cfg->data, cfg->size, name, &ck->config, err);
     if (st == VOX_OK) {
       snprintf(name, sizeof name, "%s: model_weights.ckpt", ck->source);
-      st = load_torch_zip(ck, w->data, w->size, name, p, err);
+      st = load_torch_zip(ck, w->data, w->size, name, p, &tar, err);
     }
   }
   vox__members_free(&tar);
   return st;
 }
 
-vox_status vox_checkpoint_open_memory(const void *data, size_t size, const char *name,
-                                      const vox_checkpoint_params *params, vox_checkpoint **out,
-                                      vox_error *err) {
+/* `owned`: the caller's malloc'd copy of data, which may be freed early (then set to NULL). */
+static vox_status open_impl(const void *data, size_t size, const char *name, const vox_checkpoint_params *params,
+                            unsigned char **owned, vox_checkpoint **out, vox_error *err) {
   *out = NULL;
   vox_checkpoint_params p = params ? *params : vox_checkpoint_default_params();
   if (!p.max_member_bytes)
@@ -120,9 +128,9 @@ vox_status vox_checkpoint_open_memory(const void *data, size_t size, const char 
   }
   vox_status st;
   if (size >= 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4)
-    st = load_torch_zip(ck, data, size, ck->source, &p, err);
+    st = load_torch_zip(ck, data, size, ck->source, &p, NULL, err);
   else if ((size >= 2 && b[0] == 0x1f && b[1] == 0x8b) || (size >= 262 && !memcmp(b + 257, "ustar", 5)))
-    st = load_nemo(ck, data, size, &p, err);
+    st = load_nemo(ck, data, size, &p, owned, err);
   else if (size >= 2 && b[0] == 0x80 && b[1] <= 5)
     st = vox_error_set(err, VOX_ERR_UNSUPPORTED,
                        "%s: legacy (pre-1.6) torch.save format; re-save it with a current torch.save", ck->source);
@@ -139,6 +147,12 @@ vox_status vox_checkpoint_open_memory(const void *data, size_t size, const char 
   return VOX_OK;
 }
 
+vox_status vox_checkpoint_open_memory(const void *data, size_t size, const char *name,
+                                      const vox_checkpoint_params *params, vox_checkpoint **out,
+                                      vox_error *err) {
+  return open_impl(data, size, name, params, NULL, out, err);
+}
+
 vox_status vox_checkpoint_open(const char *path, const vox_checkpoint_params *params, vox_checkpoint **out,
                                vox_error *err) {
   *out = NULL;
@@ -148,7 +162,7 @@ vox_status vox_checkpoint_open(const char *path, const vox_checkpoint_params *pa
   vox_status st = vox__read_file(path, max, &data, &size, err);
   if (st != VOX_OK)
     return st;
-  st = vox_checkpoint_open_memory(data, size, path, params, out, err);
+  st = open_impl(data, size, path, params, &data, out, err);
   free(data);
   return st;
 }
@@ -209,3 +223,16 @@ const vox_tensor *vox_checkpoint_expect(const vox_checkpoint *ck, const char *na
 }
 
 const char *vox_checkpoint_source(const vox_checkpoint *ck) { return ck->source; }
+
+void vox__checkpoint_release_weights(vox_checkpoint *ck, const char *keep_prefix) {
+  size_t lp = strlen(keep_prefix);
+  for (size_t i = 0; i < ck->tensors.n; i++) {
+    vox_tensor *t = &ck->tensors.items[i];
+    if (!strncmp(t->name, keep_prefix, lp))
+      continue;
+    free(t->data);
+    free(t->ivalues);
+    t->data = NULL;
+    t->ivalues = NULL;
+  }
+}

@@ -15,7 +15,9 @@
 
 #include "conv_kernels.h"
 
-#define PIECE 256
+#define PIECE 384
+/* a stage downstream of the one being flushed collects input until this many outputs are ready */
+#define FLUSH_PIECE (PIECE / 2)
 #define BN_EPS 1e-3f
 
 typedef struct stage {
@@ -47,8 +49,8 @@ typedef struct stage_state {
 } stage_state;
 
 typedef struct res_queue {
-  float *q; /* cout x cap */
-  size_t cap, len;
+  float *q; /* cout x cap; frames [head, len) are pending */
+  size_t cap, head, len;
 } res_queue;
 
 struct vox_conv_encoder_stream {
@@ -62,7 +64,7 @@ struct vox_conv_encoder_stream {
   size_t out_stride, out_cap, n_out;
   int overflow;
   /* During the final flush, the stage being flushed; buffered stages after it only collect
-   * input until half a piece is ready, so the flush moves through the network in large pieces
+   * input until FLUSH_PIECE outputs are ready, so the flush moves through the network in large pieces
    * rather than a cascade of look-ahead-sized ones (each GEMM call repacks its weights). */
   int flush_at;
 };
@@ -401,7 +403,7 @@ void vox_conv_encoder_stream_reset(vox_conv_encoder_stream *s) {
     t->base = -(long long)g->padl;
   }
   for (int b = 0; b < e->n_blocks; b++)
-    s->rq[b].len = 0;
+    s->rq[b].len = s->rq[b].head = 0;
 }
 
 vox_status vox_conv_encoder_stream_new(const vox_conv_encoder *e, int threads, vox_conv_encoder_stream **out,
@@ -425,8 +427,8 @@ vox_status vox_conv_encoder_stream_new(const vox_conv_encoder *e, int threads, v
     in_flight[g->block] += keep_frames(g) + (size_t)g->padr;
     if (g->direct)
       continue;
-    /* retained frames + right padding + what a deferred stage collects (< PIECE/2 ready) + a piece */
-    s->ss[i].cap = keep_frames(g) + (size_t)g->padr + 2 * PIECE + 1;
+    /* retained frames + right padding + what a deferred stage collects + one incoming piece */
+    s->ss[i].cap = keep_frames(g) + (size_t)g->padr + FLUSH_PIECE * (size_t)g->stride + PIECE + 1;
     ok = (s->ss[i].buf = malloc(sizeof(float) * (size_t)g->cin * s->ss[i].cap)) != NULL;
   }
   for (int i = 0; ok && i < e->n_stages; i++) {
@@ -520,16 +522,13 @@ static void compute(vox_conv_encoder_stream *s, int i, const float *in, size_t i
   }
   res_queue *q = g->res_add ? &s->rq[g->block] : NULL;
   if (q) {
-    j.res = q->q;
+    j.res = q->q + q->head;
     j.res_stride = q->cap;
   }
   j.phase = 1;
   vox__pool_run(s->pool, job_run, &j);
-  if (q) {
-    for (int c = 0; c < g->cout; c++)
-      memmove(q->q + (size_t)c * q->cap, q->q + (size_t)c * q->cap + n, (q->len - n) * sizeof(float));
-    q->len -= n;
-  }
+  if (q)
+    q->head += n;
   run_stage(s, i + 1, out, PIECE, n);
 }
 
@@ -553,18 +552,25 @@ static void drain(vox_conv_encoder_stream *s, int i) {
     t->next_out += n;
     compute(s, i, t->buf + (first - t->base), t->cap, (size_t)n);
   }
+}
+
+/* Drops the frames no later output needs, only when `need` more frames would not fit: moving the
+ * cache once per buffer-full instead of after every piece. */
+static void make_room(const stage *g, stage_state *t, size_t need) {
+  if (t->len + need <= t->cap)
+    return;
   long long keep_from = t->next_out * g->stride - g->padl;
-  if (keep_from > t->base) {
-    size_t drop = (size_t)(keep_from - t->base);
-    if (drop > t->len)
-      drop = t->len;
-    for (int c = 0; c < g->cin; c++) {
-      float *row = t->buf + (size_t)c * t->cap;
-      memmove(row, row + drop, (t->len - drop) * sizeof(float));
-    }
-    t->len -= drop;
-    t->base += (long long)drop;
+  if (keep_from <= t->base)
+    return;
+  size_t drop = (size_t)(keep_from - t->base);
+  if (drop > t->len)
+    drop = t->len;
+  for (int c = 0; c < g->cin; c++) {
+    float *row = t->buf + (size_t)c * t->cap;
+    memmove(row, row + drop, (t->len - drop) * sizeof(float));
   }
+  t->len -= drop;
+  t->base += (long long)drop;
 }
 
 static void run_stage(vox_conv_encoder_stream *s, int i, const float *in, size_t in_stride, size_t n) {
@@ -577,6 +583,12 @@ static void run_stage(vox_conv_encoder_stream *s, int i, const float *in, size_t
   const stage *g = &s->enc->st[i];
   if (g->res_push) {
     res_queue *q = &s->rq[g->block];
+    if (q->len + n > q->cap) {
+      for (int c = 0; c < g->res_cout; c++)
+        memmove(q->q + (size_t)c * q->cap, q->q + (size_t)c * q->cap + q->head, (q->len - q->head) * sizeof(float));
+      q->len -= q->head;
+      q->head = 0;
+    }
     job j = {g, in, in_stride, NULL, q->q + q->len, n, NULL, q->cap, 2};
     vox__pool_run(s->pool, job_run, &j);
     q->len += n;
@@ -587,10 +599,11 @@ static void run_stage(vox_conv_encoder_stream *s, int i, const float *in, size_t
     return;
   }
   stage_state *t = &s->ss[i];
+  make_room(g, t, n + (size_t)g->padr);
   for (int c = 0; c < g->cin; c++)
     memcpy(t->buf + (size_t)c * t->cap + t->len, in + (size_t)c * in_stride, n * sizeof(float));
   t->len += n;
-  if (s->flush_at >= 0 && i > s->flush_at && available(g, t) < PIECE / 2)
+  if (s->flush_at >= 0 && i > s->flush_at && available(g, t) < FLUSH_PIECE)
     return; /* collect a larger piece first (drained at the latest when its turn comes) */
   drain(s, i);
 }
@@ -620,6 +633,7 @@ vox_status vox_conv_encoder_stream_process(vox_conv_encoder_stream *s, const flo
       if (g->direct)
         continue;
       s->flush_at = i;
+      make_room(g, t, (size_t)g->padr);
       for (int c = 0; c < g->cin; c++)
         memset(t->buf + (size_t)c * t->cap + t->len, 0, (size_t)g->padr * sizeof(float));
       t->len += (size_t)g->padr;

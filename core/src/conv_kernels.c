@@ -65,12 +65,9 @@ static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static void blas_single_thread(void) { openblas_set_num_threads(1); }
 void vox__blas_init(void) { pthread_once(&blas_once, blas_single_thread); }
 
-void vox__pointwise(const float *W, const float *bias, int K, const float *in, size_t in_stride, float *out,
-                    size_t out_stride, size_t n, int m0, int m1, int relu) {
-  if (m1 <= m0 || n == 0)
-    return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m1 - m0, (int)n, K, 1.0f, W + (size_t)m0 * (size_t)K, K,
-              in, (int)in_stride, 0.0f, out + (size_t)m0 * out_stride, (int)out_stride);
+/* bias + ReLU epilogue of a GEMM */
+VOX_MULTIVERSION
+static void bias_relu(float *out, size_t out_stride, const float *bias, size_t n, int m0, int m1, int relu) {
   for (int m = m0; m < m1; m++) {
     float *restrict y = out + (size_t)m * out_stride;
     const float b = bias ? bias[m] : 0.0f;
@@ -85,6 +82,16 @@ void vox__pointwise(const float *W, const float *bias, int K, const float *in, s
   }
 }
 
+void vox__pointwise(const float *W, const float *bias, int K, const float *in, size_t in_stride, float *out,
+                    size_t out_stride, size_t n, int m0, int m1, int relu) {
+  if (m1 <= m0 || n == 0)
+    return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m1 - m0, (int)n, K, 1.0f, W + (size_t)m0 * (size_t)K, K,
+              in, (int)in_stride, 0.0f, out + (size_t)m0 * out_stride, (int)out_stride);
+  bias_relu(out, out_stride, bias, n, m0, m1, relu);
+}
+
+VOX_MULTIVERSION
 void vox__add_relu(float *out, size_t out_stride, const float *add, size_t add_stride, size_t n, int m0, int m1,
                    int relu) {
   for (int m = m0; m < m1; m++) {

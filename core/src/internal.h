@@ -46,6 +46,10 @@ VOX_HIDDEN vox_status vox__torch_zip_load(const vox_members *zip, const char *na
                                           const char *state_dict_key, vox_tensor_list *out,
                                           vox_error *err);
 
+/* Frees the values of every tensor whose name does not start with keep_prefix (names, shapes and
+ * dtypes stay): once a plugin has made its own copies, the checkpoint's are dead weight. */
+VOX_HIDDEN void vox__checkpoint_release_weights(vox_checkpoint *ck, const char *keep_prefix);
+
 /* Reads a whole file into memory (malloc'd), refusing files above max_bytes. */
 VOX_HIDDEN vox_status vox__read_file(const char *path, size_t max_bytes, unsigned char **data,
                                      size_t *size, vox_error *err);

@@ -192,6 +192,8 @@ vox_status vox_model_load(const char *path, const vox_model_params *params, vox_
     vox_model_free(m);
     return st;
   }
+  /* plugins copy (and fold) what they use; the feature tables stay borrowed from the checkpoint */
+  vox__checkpoint_release_weights(m->ck, "preprocessor.");
   *out = m;
   return VOX_OK;
 }

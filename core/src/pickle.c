@@ -36,6 +36,8 @@ typedef struct pv {
   const unsigned char *raw; /* PV_STORAGE bytes (in the zip member) */
   size_t numel;             /* PV_STORAGE / PV_TENSOR elements */
   vox_tensor *tensor;       /* PV_TENSOR (owned until moved into the result) */
+  int moved;                /* PV_TENSOR: buffers moved to result tensor moved_to */
+  size_t moved_to;
 } pv;
 
 typedef struct unpickler {
@@ -756,17 +758,28 @@ static vox_status add_tensor(unpickler *u, vox_tensor_list *out, const char *nam
   vox_tensor *dst = &out->items[out->n];
   *dst = *tv->tensor;
   dst->name = strdup(name);
+  if (!dst->name)
+    return fail(u, VOX_ERR_NO_MEMORY, "out of memory");
+  if (!tv->moved) { /* first name of this tensor: take its buffers */
+    tv->tensor->data = NULL;
+    tv->tensor->ivalues = NULL;
+    tv->moved = 1;
+    tv->moved_to = out->n++;
+    return VOX_OK;
+  }
+  /* a second name for the same tensor object: a copy of the first one's values */
+  const vox_tensor *first = &out->items[tv->moved_to];
   dst->data = malloc((dst->numel ? dst->numel : 1) * sizeof(float));
-  dst->ivalues = tv->tensor->ivalues ? malloc((dst->numel ? dst->numel : 1) * sizeof(int64_t)) : NULL;
-  if (!dst->name || !dst->data || (tv->tensor->ivalues && !dst->ivalues)) {
+  dst->ivalues = first->ivalues ? malloc((dst->numel ? dst->numel : 1) * sizeof(int64_t)) : NULL;
+  if (!dst->data || (first->ivalues && !dst->ivalues)) {
     free((char *)dst->name);
     free(dst->data);
     free(dst->ivalues);
     return fail(u, VOX_ERR_NO_MEMORY, "out of memory");
   }
-  memcpy(dst->data, tv->tensor->data, dst->numel * sizeof(float));
+  memcpy(dst->data, first->data, dst->numel * sizeof(float));
   if (dst->ivalues)
-    memcpy(dst->ivalues, tv->tensor->ivalues, dst->numel * sizeof(int64_t));
+    memcpy(dst->ivalues, first->ivalues, dst->numel * sizeof(int64_t));
   out->n++;
   return VOX_OK;
 }

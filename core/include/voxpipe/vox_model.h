@@ -35,7 +35,8 @@ VOX_API void vox_model_free(vox_model *m);
 VOX_API const vox_model_info *vox_model_get_info(const vox_model *m);
 VOX_API const char *vox_model_plugin_name(const vox_model *m);
 VOX_API const char *vox_model_plugin_path(const vox_model *m);
-/* The checkpoint the model was made from (config and tensors stay readable). */
+/* The checkpoint the model was made from: its config and every tensor's name, dtype and shape;
+ * the values of the weights are released after loading (data NULL), only preprocessor.* keep theirs. */
 VOX_API const vox_checkpoint *vox_model_checkpoint(const vox_model *m);
 
 VOX_API vox_status vox_model_stream_new(const vox_model *m, vox_model_stream **out, vox_error *err);

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# `make bench`: voxpipe next to its peers, measured in the same run on the same machine.
+#  - features: voxpipe's front end vs torchaudio's MelSpectrogram on the same 60 s of audio;
+#  - model: QuartzNet 15x5 and 5x5 with the same random weights (written by our PyTorch definition,
+#    exported to ONNX by ../shared/anchors/make_tiny_quartznet.py --nemo), voxpipe vs ONNX Runtime
+#    (npm onnxruntime-node), one thread each, 10 s and 60 s inputs, plus streaming chunks;
+#  - OpenBLAS sgemm GFLOP/s on this machine for scale.
+# The ONNX Runtime part needs ../shared/anchors, node and npm (skipped with a note otherwise).
+set -uo pipefail
+top_srcdir=${VOX_TOP_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${VOX_TOP_BUILDDIR:-$top_srcdir}
+PY=${PYTHON_TORCH:-/usr/bin/python3}
+work=${VOX_BENCH_DIR:-$top_builddir/tests/tmp/bench}
+mkdir -p "$work"
+export VOXPIPE_MODEL_PATH=$top_builddir/models/.libs LD_LIBRARY_PATH=$top_builddir/core/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+VP=$top_builddir/apps/.libs/voxpipe
+[ -x "$VP" ] || VP=$top_builddir/apps/voxpipe
+measure() {
+echo "== voxpipe bench, $(date -u +%FT%TZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "   OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset (OpenBLAS picks the kernel)}"
+
+for arch in 15x5 5x5; do
+  [ -f "$work/qn$arch.nemo" ] || "$PY" "$top_srcdir/models/quartznet/quartznet.py" "$work/qn$arch.nemo" --arch $arch --seed 1
+done
+
+# features vs torchaudio
+"$PY" - "$work" <<'PYEOF'
+import sys, time, torch, torchaudio
+torch.set_num_threads(1)
+x = torch.randn(60 * 16000) * 0.05
+mel = torchaudio.transforms.MelSpectrogram(sample_rate=16000, n_fft=512, win_length=320, hop_length=160, n_mels=64,
+                                           window_fn=lambda n: torch.hann_window(n, periodic=False), norm="slaney",
+                                           mel_scale="slaney", center=True, pad_mode="constant")
+def run():
+    y = torch.cat([x[:1], x[1:] - 0.97 * x[:-1]])
+    return torch.log(mel(y) + 2 ** -24)
+run()
+ts = []
+for _ in range(5):
+    t0 = time.perf_counter(); run(); ts.append(time.perf_counter() - t0)
+ts.sort()
+print("RESULT torchaudio_features seconds=60 median_ms=%.3f xrt=%.1f" % (ts[2] * 1e3, 60 / ts[2]))
+PYEOF
+"$VP" bench -m "$work/qn15x5.nemo" --seconds 60 --repeat 5 | grep 'RESULT voxpipe_features\|RESULT sgemm'
+
+anchors=$top_srcdir/../shared/anchors
+have_ort=0
+if [ -d "$anchors" ] && command -v node >/dev/null && command -v npm >/dev/null; then
+  if [ ! -d "$work/anchors/node_modules/onnxruntime-node" ]; then
+    rm -rf "$work/anchors" && cp -r "$anchors" "$work/anchors" &&
+      (cd "$work/anchors" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --ignore-scripts --no-audit --no-fund >/dev/null 2>&1)
+  fi
+  [ -d "$work/anchors/node_modules/onnxruntime-node" ] && have_ort=1
+fi
+[ $have_ort = 1 ] || echo "NOTE: ONNX Runtime not measured (needs ../shared/anchors, node, npm)"
+
+for arch in 15x5 5x5; do
+  if [ $have_ort = 1 ] && [ ! -f "$work/ort$arch/model.onnx" ]; then
+    "$PY" "$work/anchors/make_tiny_quartznet.py" "$work/ort$arch" --arch $arch --nemo "$work/qn$arch.nemo" >/dev/null
+  fi
+  for sec in 10 60; do
+    rep=$([ $sec = 60 ] && echo 3 || echo 10)
+    "$VP" bench -m "$work/qn$arch.nemo" --seconds $sec --repeat $rep | sed -n "s/^RESULT voxpipe_model/RESULT voxpipe_model model=$arch/p"
+    if [ $have_ort = 1 ]; then
+      (cd "$work/anchors" && node ort_bench.js "$work/ort$arch" --seconds $sec --repeat $rep --threads 1) |
+        sed -n "s/^RESULT ort_bench/RESULT ort_model model=$arch/p"
+    fi
+  done
+done
+for chunk in 8 16 32; do  # 80 / 160 / 320 ms of features per call
+  "$VP" bench -m "$work/qn5x5.nemo" --seconds 60 --repeat 3 --chunk $chunk |
+    sed -n "s/^RESULT voxpipe_model/RESULT voxpipe_stream model=5x5/p"
+done
+}
+
+measure 2>&1 | tee "$work/bench.log"
+echo "== summary (ratios > 1: voxpipe faster)"
+awk '
+  /^RESULT/ { delete kv; for (i = 3; i <= NF; i++) { split($i, a, "="); kv[a[1]] = a[2] } }
+  /^RESULT torchaudio_features/ { ta = kv["xrt"] }
+  /^RESULT voxpipe_features/ { vf = kv["xrt"] }
+  /^RESULT sgemm/ { gemm = kv["gflops"] }
+  /^RESULT voxpipe_model/ { key = kv["model"] " " kv["T"]; vr[key] = kv["rtf"]; vg[key] = kv["gflops"]; order[++n] = key }
+  /^RESULT ort_model/ { key = kv["model"] " " (kv["T"] + 1); orr[key] = kv["rtf"] }
+  /^RESULT voxpipe_stream/ { printf "streaming 5x5, chunks of %d frames: RTF %s\n", kv["chunk"], kv["rtf"] }
+  END {
+    if (ta) printf "features: voxpipe %.0fx real time, torchaudio %.0fx: ratio %.2f\n", vf, ta, vf / ta
+    for (i = 1; i <= n; i++) {
+      k = order[i]; split(k, p, " ")
+      printf "QuartzNet %s, %d s, 1 thread: voxpipe RTF %s (%.1f GFLOP/s, sgemm %.1f)", p[1], (p[2] - 1) / 100, vr[k], vg[k], gemm
+      if (orr[k]) printf ", ONNX Runtime RTF %s: voxpipe %.2fx ONNX Runtime speed", orr[k], orr[k] / vr[k]
+      printf "\n"
+    }
+  }' "$work/bench.log"

@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""`make eval`: WER/CER of the bundled ASR model next to pocketsphinx, same files, same run.
+
+Sets: held-out TTS (voices and sentences never trained on, synthesised here by the corpus recipe
+with a fixed seed) and the real recordings of ../shared/data that training never saw (LibriSpeech
+samples, CMU ARCTIC, JFK, pocketsphinx test audio, Vosk test). pocketsphinx (Debian packages
+pocketsphinx, pocketsphinx-en-us) runs with its default en-us acoustic model, LM and dictionary.
+
+  /usr/bin/python3 tests/eval/eval_asr.py [--model M] [--work DIR] [--tts N]
+"""
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TOP, "models", "common"))
+import corpus  # noqa: E402
+
+BUILD = os.environ.get("VOX_TOP_BUILDDIR", TOP)
+SHARED = os.path.join(TOP, "..", "shared", "data")
+
+
+def edit_distance(r, h):
+    d = list(range(len(h) + 1))
+    for i in range(1, len(r) + 1):
+        prev, d[0] = d[0], i
+        for j in range(1, len(h) + 1):
+            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
+            prev, d[j] = d[j], cur
+    return d[len(h)]
+
+
+def tts_set(work, n, seed=7):
+    import random
+    rng = random.Random(seed)
+    sents = [s for s in corpus.fortune_sentences() if corpus.is_held_out_text(s)]
+    voices = [v for v in corpus.all_voices() if corpus.voice_held_out(v)]
+    os.makedirs(os.path.join(work, "tts"), exist_ok=True)
+    items = []
+    for i in range(n):
+        v, t = voices[i % len(voices)], rng.choice(sents)
+        path = os.path.join(work, "tts", "%03d.wav" % i)
+        if not os.path.exists(path) and not corpus.synth((v, t, path, rng.randint(140, 190), 50)):
+            continue
+        items.append((path, t))
+    return items
+
+
+def real_sets():
+    sets = {}
+    def tsv(folder, col_file="file", col_text="transcript"):
+        p = os.path.join(SHARED, folder, "transcripts.tsv")
+        if not os.path.exists(p):
+            return []
+        with open(p) as f:
+            return [(os.path.join(SHARED, folder, r[col_file]), corpus.normalize_text(r[col_text]))
+                    for r in csv.DictReader(f, delimiter="\t")]
+    sets["librispeech"] = tsv("librispeech-samples")
+    sets["cmu-arctic"] = tsv("cmu-arctic-samples")
+    sets["pocketsphinx-test"] = tsv("pocketsphinx-test-audio")
+    for name, folder, wav in (("jfk", "jfk", "jfk.wav"), ("vosk-test", "vosk-test", "test.wav")):
+        t = os.path.join(SHARED, folder, "transcript.txt")
+        if os.path.exists(t):
+            sets[name] = [(os.path.join(SHARED, folder, wav), corpus.normalize_text(open(t).read()))]
+    return {k: v for k, v in sets.items() if v}
+
+
+def voxpipe(items, model, work):
+    man = os.path.join(work, "manifest.jsonl")
+    with open(man, "w") as f:
+        for path, text in items:
+            f.write(json.dumps({"audio_filepath": path, "text": text}) + "\n")
+    cmd = [os.path.join(BUILD, "apps", "voxpipe"), "transcribe", "--manifest", man] + (["-m", model] if model else [])
+    env = dict(os.environ, VOXPIPE_MODEL_PATH=os.path.join(BUILD, "models", ".libs"),
+               VOXPIPE_DATA_DIR=os.path.join(TOP, "share"))
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env).stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    return [r.get("pred_text", "") for r in rows], sum(r.get("processing_time", 0) for r in rows)
+
+
+def pocketsphinx(items, work):
+    if not shutil.which("pocketsphinx_continuous"):
+        return None
+    hyps = []
+    for i, (path, _) in enumerate(items):
+        wav = os.path.join(work, "ps_%d.wav" % i)
+        subprocess.run(["sox", path, "-r", "16000", "-c", "1", "-b", "16", wav], capture_output=True)
+        p = subprocess.run(["pocketsphinx_continuous", "-infile", wav, "-logfn", "/dev/null"], capture_output=True,
+                           text=True)
+        hyps.append(corpus.normalize_text(" ".join(p.stdout.split())))
+    return hyps
+
+
+def score(items, hyps):
+    we = wn = ce = cn = 0
+    for (_, ref), hyp in zip(items, hyps):
+        we += edit_distance(ref.split(), hyp.split())
+        wn += len(ref.split())
+        ce += edit_distance(list(ref), list(hyp))
+        cn += len(ref)
+    return we / max(1, wn), ce / max(1, cn)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model")
+    ap.add_argument("--work", default=os.path.join(BUILD, "tests", "tmp", "eval"))
+    ap.add_argument("--tts", type=int, default=60)
+    a = ap.parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    sets = {"tts-heldout": tts_set(a.work, a.tts)}
+    sets.update(real_sets())
+    print("%-18s %5s  %-18s %-18s" % ("set", "files", "voxpipe WER/CER", "pocketsphinx WER/CER"))
+    for name, items in sets.items():
+        vh, _ = voxpipe(items, a.model, a.work)
+        vw, vc = score(items, vh)
+        ph = pocketsphinx(items, a.work)
+        pw, pc = score(items, ph) if ph is not None else (float("nan"), float("nan"))
+        print("%-18s %5d  %5.1f%% / %5.1f%%    %5.1f%% / %5.1f%%" % (name, len(items), 100 * vw, 100 * vc, 100 * pw,
+                                                                   100 * pc))
+        print("RESULT eval set=%s files=%d voxpipe_wer=%.4f voxpipe_cer=%.4f pocketsphinx_wer=%.4f pocketsphinx_cer=%.4f"
+              % (name, len(items), vw, vc, pw, pc), flush=True)
+
+
+if __name__ == "__main__":
+    main()
