@@ -24,6 +24,9 @@ struct vox_features {
   float *fb;        /* n_mels x n_bins */
   int *fb_lo, *fb_hi; /* non-zero bin range of each filter */
   int n_bins;
+  float *dct;       /* n_mfcc x n_mels (MFCC only) */
+  float *mel;       /* n_mels scratch (MFCC only) */
+  int left_pending; /* reflect padding: the left pad is built once n_fft/2 + 1 samples arrived */
   fftw_plan plan;
   double *fft_in;
   fftw_complex *fft_out;
@@ -65,20 +68,25 @@ static double mel_to_hz(double m) {
   return m >= min_log_mel ? min_log_hz * exp(logstep * (m - min_log_mel)) : f_sp * m;
 }
 
-/* librosa.filters.mel(htk=False, norm="slaney"), computed in double. */
-static void slaney_filterbank(const vox_feature_config *c, int n_bins, float *fb) {
+/* librosa.filters.mel(htk=False, norm="slaney"), or torchaudio's HTK filters without norm, in
+ * double. */
+static void mel_filterbank(const vox_feature_config *c, int n_bins, float *fb) {
   int n = c->n_mels;
   double fmax = c->highfreq_hz > 0 ? c->highfreq_hz : c->sample_rate_hz / 2.0;
-  double mlo = hz_to_mel(c->lowfreq_hz), mhi = hz_to_mel(fmax);
+  double mlo = c->htk_mel ? 2595.0 * log10(1.0 + c->lowfreq_hz / 700.0) : hz_to_mel(c->lowfreq_hz);
+  double mhi = c->htk_mel ? 2595.0 * log10(1.0 + fmax / 700.0) : hz_to_mel(fmax);
   double *hz = malloc(sizeof(double) * (size_t)(n + 2));
   if (!hz)
     return;
-  for (int i = 0; i < n + 2; i++)
-    hz[i] = mel_to_hz(mlo + (mhi - mlo) * i / (n + 1));
+  for (int i = 0; i < n + 2; i++) {
+    double m = mlo + (mhi - mlo) * i / (n + 1);
+    hz[i] = c->htk_mel ? 700.0 * (pow(10.0, m / 2595.0) - 1.0) : mel_to_hz(m);
+  }
   for (int m = 0; m < n; m++) {
-    double enorm = 2.0 / (hz[m + 2] - hz[m]);
+    double enorm = c->htk_mel ? 1.0 : 2.0 / (hz[m + 2] - hz[m]);
     for (int k = 0; k < n_bins; k++) {
-      double f = (double)k * c->sample_rate_hz / c->n_fft;
+      double f = c->htk_mel ? (double)k * (c->sample_rate_hz / 2) / (n_bins - 1) /* torchaudio's linspace */
+                            : (double)k * c->sample_rate_hz / c->n_fft;
       double lower = (f - hz[m]) / (hz[m + 1] - hz[m]);
       double upper = (hz[m + 2] - f) / (hz[m + 2] - hz[m + 1]);
       double w = lower < upper ? lower : upper;
@@ -103,15 +111,23 @@ void vox_features_free(vox_features *f) {
   free(f->fb_hi);
   free(f->power);
   free(f->sig);
+  free(f->dct);
+  free(f->mel);
   free(f);
 }
 
 void vox_features_reset(vox_features *f) {
   /* the centred first frame sees n_fft/2 zeros before sample 0 */
   size_t half = (size_t)f->cfg.n_fft / 2;
-  memset(f->sig, 0, half * sizeof(float));
-  f->sig_len = half;
-  f->base = -(long long)half;
+  if (f->cfg.reflect_pad) {
+    f->sig_len = 0;
+    f->base = 0;
+    f->left_pending = 1;
+  } else {
+    memset(f->sig, 0, half * sizeof(float));
+    f->sig_len = half;
+    f->base = -(long long)half;
+  }
   f->n_total = 0;
   f->next_frame = 0;
   f->prev_sample = 0;
@@ -149,14 +165,30 @@ vox_status vox_features_new(const vox_feature_config *cfg, vox_features **out, v
     return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
   }
   int off = (n_fft - c->win_length) / 2;
+  int period = c->periodic_window ? c->win_length : c->win_length - 1;
   for (int i = 0; i < c->win_length; i++)
     f->window[off + i] = c->window ? c->window[i]
-                                   : (c->win_length == 1 ? 1.0f
-                                                         : (float)(0.5 - 0.5 * cos(2.0 * M_PI * i / (c->win_length - 1))));
+                                   : (period < 1 ? 1.0f : (float)(0.5 - 0.5 * cos(2.0 * M_PI * i / period)));
   if (c->filterbank)
     memcpy(f->fb, c->filterbank, sizeof(float) * (size_t)c->n_mels * (size_t)f->n_bins);
   else
-    slaney_filterbank(c, f->n_bins, f->fb);
+    mel_filterbank(c, f->n_bins, f->fb);
+  if (c->n_mfcc > 0) {
+    if (c->n_mfcc > c->n_mels) {
+      vox_features_free(f);
+      return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT, "n_mfcc %d is more than n_mels %d", c->n_mfcc, c->n_mels);
+    }
+    f->dct = malloc(sizeof(float) * (size_t)c->n_mfcc * (size_t)c->n_mels);
+    f->mel = malloc(sizeof(float) * (size_t)c->n_mels);
+    if (!f->dct || !f->mel) {
+      vox_features_free(f);
+      return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+    }
+    for (int k = 0; k < c->n_mfcc; k++) /* DCT-II, orthonormal */
+      for (int m = 0; m < c->n_mels; m++)
+        f->dct[(size_t)k * c->n_mels + m] =
+            (float)(cos(M_PI / c->n_mels * (m + 0.5) * k) * sqrt((k ? 2.0 : 1.0) / c->n_mels));
+  }
   for (int m = 0; m < c->n_mels; m++) {
     const float *row = f->fb + (size_t)m * f->n_bins;
     int lo = 0, hi = f->n_bins;
@@ -204,15 +236,42 @@ static void compute_frame(vox_features *f, const float *x, float *out, size_t st
     for (int k = f->fb_lo[m]; k < f->fb_hi[m]; k++)
       s += row[k] * f->power[k];
     double g = f->cfg.log_zero_guard;
-    out[(size_t)m * stride + col] = (float)(!f->cfg.log ? s : f->cfg.log_clamp ? log(s > g ? s : g) : log(s + g));
+    float v = (float)(!f->cfg.log ? s : f->cfg.log_clamp ? log(s > g ? s : g) : log(s + g));
+    if (f->dct)
+      f->mel[m] = v;
+    else
+      out[(size_t)m * stride + col] = v;
   }
+  for (int k = 0; f->dct && k < f->cfg.n_mfcc; k++) {
+    const float *row = f->dct + (size_t)k * f->cfg.n_mels;
+    double acc = 0;
+    for (int m = 0; m < f->cfg.n_mels; m++)
+      acc += (double)row[m] * f->mel[m];
+    out[(size_t)k * stride + col] = (float)acc;
+  }
+}
+
+int vox_feature_config_channels(const vox_feature_config *c) { return c->n_mfcc > 0 ? c->n_mfcc : c->n_mels; }
+
+/* Reflect padding on the left, once n_fft/2 + 1 samples are in: sig becomes
+ * x[half], ..., x[1], x[0], x[1], ... (or zeros when the signal ended shorter than that). */
+static void build_left_pad(vox_features *f, int final) {
+  size_t half = (size_t)f->cfg.n_fft / 2;
+  if (!f->left_pending || (f->sig_len < half + 1 && !final))
+    return;
+  memmove(f->sig + half, f->sig, f->sig_len * sizeof(float));
+  for (size_t i = 0; i < half; i++)
+    f->sig[i] = f->sig_len >= half + 1 ? f->sig[half + half - i] : 0.0f;
+  f->sig_len += half;
+  f->base = -(long long)half;
+  f->left_pending = 0;
 }
 
 /* Emits every frame whose samples are all in sig (after `final`, the last frames with zeros). */
 static size_t emit(vox_features *f, float *out, size_t stride, size_t cap, size_t done) {
   size_t half = (size_t)f->cfg.n_fft / 2, hop = (size_t)f->cfg.hop_length;
   size_t last_frame = (size_t)(f->n_total / (long long)hop); /* valid only once finished */
-  while (done < cap) {
+  while (done < cap && !f->left_pending) {
     long long start = (long long)(f->next_frame * hop) - (long long)half;
     if (f->finished && f->next_frame > last_frame)
       break;
@@ -222,8 +281,11 @@ static size_t emit(vox_features *f, float *out, size_t stride, size_t cap, size_
     f->next_frame++;
     done++;
   }
+  if (f->left_pending)
+    return done;
   /* drop samples no later frame needs */
-  long long keep_from = (long long)(f->next_frame * hop) - (long long)half;
+  /* reflect padding of the last frame reads one sample before its window */
+  long long keep_from = (long long)(f->next_frame * hop) - (long long)half - (f->cfg.reflect_pad ? 1 : 0);
   if (keep_from > f->base) {
     size_t drop = (size_t)(keep_from - f->base);
     if (drop > f->sig_len)
@@ -244,6 +306,8 @@ vox_status vox_features_process(vox_features *f, const float *x, size_t n, int f
   float a = f->cfg.preemph;
   while (i < n) {
     size_t room = f->sig_cap - f->sig_len;
+    if (f->left_pending) /* keep space for the reflected left pad */
+      room = f->sig_cap - (size_t)f->cfg.n_fft / 2 - f->sig_len;
     if (room == 0) {
       size_t before = done;
       done = emit(f, out, out_stride, out_cap, done);
@@ -262,10 +326,12 @@ vox_status vox_features_process(vox_features *f, const float *x, size_t n, int f
     f->sig_len += k;
     f->n_total += (long long)k;
     i += k;
+    build_left_pad(f, 0);
     done = emit(f, out, out_stride, out_cap, done);
   }
   if (final) {
     f->finished = 1;
+    build_left_pad(f, 1);
     /* right padding: zeros up to the end of the last centred frame */
     size_t half = (size_t)f->cfg.n_fft / 2;
     long long need_end = (long long)((size_t)(f->n_total / f->cfg.hop_length) * (size_t)f->cfg.hop_length + half);
@@ -274,7 +340,16 @@ vox_status vox_features_process(vox_features *f, const float *x, size_t n, int f
       size_t k = (size_t)(need_end - f->base - (long long)f->sig_len);
       if (k > room)
         k = room;
-      memset(f->sig + f->sig_len, 0, k * sizeof(float));
+      if (f->cfg.reflect_pad && f->n_total >= (long long)half + 1) {
+        /* reflection of the last samples: x[N-2], x[N-3], ... */
+        for (size_t j = 0; j < k; j++) {
+          long long a = f->base + (long long)f->sig_len + (long long)j; /* absolute index >= N */
+          long long src = 2 * (f->n_total - 1) - a;
+          f->sig[f->sig_len + j] = f->sig[src - f->base];
+        }
+      } else {
+        memset(f->sig + f->sig_len, 0, k * sizeof(float));
+      }
       f->sig_len += k;
       size_t before = done;
       done = emit(f, out, out_stride, out_cap, done);

@@ -23,6 +23,62 @@ static vox_status guard_value(const vox_config_node *p, float *out, vox_error *e
   return st;
 }
 
+/* AudioToMFCCPreprocessor is torchaudio.transforms.MFCC: periodic Hann, reflect-padded centred
+ * frames, HTK mel filters without normalisation, log(mel + 1e-6), DCT-II ortho; no pre-emphasis,
+ * no normalization. Window and hop in samples are truncated (int(window_size * sample_rate)). */
+static vox_status mfcc_config(const vox_config_node *p, vox_feature_config *out, vox_error *err) {
+  double sr, ws, hs, lo, hi, d16000 = 16000, d002 = 0.02, d001 = 0.01, d0 = 0;
+  long n_fft, n_mels, n_mfcc, dct_type, l0 = 0, l64 = 64, l2 = 2;
+  int log, yes = 1;
+  vox_status st;
+  if ((st = vox_config_double(p, "sample_rate", &d16000, &sr, err)) ||
+      (st = vox_config_double(p, "window_size", &d002, &ws, err)) ||
+      (st = vox_config_double(p, "window_stride", &d001, &hs, err)) ||
+      (st = vox_config_int(p, "n_fft", &l0, &n_fft, err)) || (st = vox_config_int(p, "n_mels", &l64, &n_mels, err)) ||
+      (st = vox_config_int(p, "n_mfcc", &l64, &n_mfcc, err)) ||
+      (st = vox_config_int(p, "dct_type", &l2, &dct_type, err)) || (st = vox_config_bool(p, "log", &yes, &log, err)))
+    return vox_error_prefix(err, "preprocessor: ");
+  lo = hi = 0;
+  if (*vox_config_string(p, "lowfreq", "") && (st = vox_config_double(p, "lowfreq", &d0, &lo, err)))
+    return vox_error_prefix(err, "preprocessor: ");
+  if (*vox_config_string(p, "highfreq", "") && (st = vox_config_double(p, "highfreq", &d0, &hi, err)))
+    return vox_error_prefix(err, "preprocessor: ");
+  const char *norm = vox_config_string(p, "norm", "ortho"), *window = vox_config_string(p, "window", "hann");
+  if (dct_type != 2 || strcmp(norm, "ortho"))
+    return vox_error_set(err, VOX_ERR_UNSUPPORTED, "preprocessor: only dct_type 2 with norm 'ortho' is supported");
+  if (!log)
+    return vox_error_set(err, VOX_ERR_UNSUPPORTED,
+                         "preprocessor.log: false (dB scale clipped to the utterance's peak) is not supported");
+  if (strcmp(window, "hann"))
+    return vox_error_set(err, VOX_ERR_UNSUPPORTED, "preprocessor.window '%s' is not supported (hann)", window);
+  if (!(sr >= 1000 && sr <= 192000) || !(ws > 0 && ws < 1) || !(hs > 0 && hs < 1) || n_mels < 1 || n_mels > 1024 ||
+      n_mfcc < 1 || n_mfcc > n_mels)
+    return vox_error_set(err, VOX_ERR_FORMAT, "preprocessor: out-of-range MFCC settings");
+  out->sample_rate_hz = (int)sr;
+  out->win_length = (int)(ws * sr);
+  out->hop_length = (int)(hs * sr);
+  if (!n_fft) {
+    n_fft = 1;
+    while (n_fft < out->win_length)
+      n_fft *= 2;
+  }
+  out->n_fft = (int)n_fft;
+  out->n_mels = (int)n_mels;
+  out->n_mfcc = (int)n_mfcc;
+  out->lowfreq_hz = lo;
+  out->highfreq_hz = hi;
+  out->preemph = 0;
+  out->mag_power = 2;
+  out->log = 1;
+  out->log_zero_guard = 1e-6f;
+  out->normalize = VOX_NORMALIZE_NONE;
+  out->htk_mel = 1;
+  out->periodic_window = 1;
+  out->reflect_pad = 1;
+  out->pad_to = 0;
+  return VOX_OK;
+}
+
 vox_status vox_feature_config_from_nemo(const vox_config_node *root, const vox_checkpoint *ck,
                                         vox_feature_config *out, vox_error *err) {
   *out = vox_feature_config_default();
@@ -30,8 +86,11 @@ vox_status vox_feature_config_from_nemo(const vox_config_node *root, const vox_c
   if (!p)
     return vox_error_set(err, VOX_ERR_FORMAT, "the config has no preprocessor section");
   const char *target = vox_config_string(p, "_target_", "");
+  if (strstr(target, "AudioToMFCCPreprocessor"))
+    return mfcc_config(p, out, err);
   if (!strstr(target, "AudioToMelSpectrogramPreprocessor"))
-    return vox_error_set(err, VOX_ERR_UNSUPPORTED, "preprocessor '%s' is not supported (AudioToMelSpectrogramPreprocessor)",
+    return vox_error_set(err, VOX_ERR_UNSUPPORTED,
+                         "preprocessor '%s' is not supported (AudioToMelSpectrogramPreprocessor, AudioToMFCCPreprocessor)",
                          target);
   double sr, ws, hs, lo, hi, preemph, power, d16000 = 16000, d002 = 0.02, d001 = 0.01, d0 = 0, d097 = 0.97, d2 = 2;
   long n_fft, nfilt, pad_to, splicing, l0 = 0, l64 = 64, l16 = 16, l1 = 1;

@@ -112,9 +112,9 @@ static vox_status qn_create(const vox_checkpoint *ck, const vox_model_create_par
     if (st == VOX_OK && feat_in != m->feat)
       st = vox_error_set(err, VOX_ERR_FORMAT, "decoder.feat_in is %ld but the encoder ends with %d channels", feat_in,
                          m->feat);
-    if (st == VOX_OK && vox_conv_encoder_in_channels(m->enc) != m->info.features.n_mels)
+    if (st == VOX_OK && vox_conv_encoder_in_channels(m->enc) != vox_feature_config_channels(&m->info.features))
       st = vox_error_set(err, VOX_ERR_FORMAT, "encoder.feat_in is %d but the preprocessor makes %d features",
-                         vox_conv_encoder_in_channels(m->enc), m->info.features.n_mels);
+                         vox_conv_encoder_in_channels(m->enc), vox_feature_config_channels(&m->info.features));
   }
   if (st == VOX_OK) {
     int64_t ws[3] = {m->n_classes, m->feat, 1}, bs[1] = {m->n_classes};
@@ -140,7 +140,7 @@ static vox_status qn_create(const vox_checkpoint *ck, const vox_model_create_par
   vox_model_info *i = &m->info;
   i->task = VOX_TASK_CTC_ASR;
   i->input = VOX_INPUT_FEATURES;
-  i->input_channels = i->features.n_mels;
+  i->input_channels = vox_feature_config_channels(&i->features);
   i->output_channels = m->n_classes;
   i->subsampling = vox_conv_encoder_subsampling(m->enc);
   i->lookahead_frames = vox_conv_encoder_lookahead_frames(m->enc);

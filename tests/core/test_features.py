@@ -57,4 +57,32 @@ for name, x in signals():
         st = T.read_f32(os.path.join(d, "chunk.f32")).reshape(64, -1)
         T.check(st.shape == ours.shape and np.array_equal(st, ours),
                 "%s: streaming in %d-sample pieces equals the whole signal frame for frame" % (name, chunk))
+
+def reference_mfcc(x):
+    """NeMo's AudioToMFCCPreprocessor (MarbleNet: 25 ms window) is torchaudio.transforms.MFCC."""
+    torch.set_default_dtype(torch.float64)
+    mfcc = torchaudio.transforms.MFCC(sample_rate=16000, n_mfcc=64, dct_type=2, norm="ortho", log_mels=True,
+                                      melkwargs=dict(f_min=0.0, f_max=None, n_mels=64, n_fft=512, win_length=400,
+                                                     hop_length=160, window_fn=torch.hann_window))
+    out = mfcc(torch.from_numpy(x.astype(np.float64))).numpy()
+    torch.set_default_dtype(torch.float32)
+    return out
+
+
+for name, x in signals():
+    if len(x) < 300:
+        continue  # torchaudio's reflect padding needs more than n_fft/2 samples
+    x = x.astype(np.float32)
+    inp = os.path.join(d, "x.f32")
+    T.write_f32(inp, x)
+    T.run([T.TOOL, "features", inp, os.path.join(d, "mfcc.f32"), "0", "mfcc"])
+    ours = T.read_f32(os.path.join(d, "mfcc.f32")).reshape(64, -1)
+    ref = reference_mfcc(x)
+    diff = float(np.abs(ours - ref).max()) if ours.shape == ref.shape else float("inf")
+    T.check(diff <= 1e-3, "%s: MFCC vs torchaudio.transforms.MFCC: %d frames, max diff %.2e <= 1e-3"
+            % (name, ours.shape[1], diff))
+    for chunk in (1, 333, 4097):
+        T.run([T.TOOL, "features", inp, os.path.join(d, "mfcc_c.f32"), str(chunk), "mfcc"])
+        st = T.read_f32(os.path.join(d, "mfcc_c.f32")).reshape(64, -1)
+        T.check(np.array_equal(st, ours), "%s: MFCC streamed in %d-sample pieces equals the whole signal" % (name, chunk))
 T.finish()

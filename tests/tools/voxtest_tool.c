@@ -1,7 +1,8 @@
 /* voxtest_tool.c - gives test scripts raw access to libvoxpipe internals.
  *
- *   voxtest_tool features IN.f32 OUT.f32 [CHUNK]       log-mel of raw float samples (16 kHz), fed in
- *                                                      CHUNK-sample pieces; OUT is [64][frames]
+ *   voxtest_tool features IN.f32 OUT.f32 [CHUNK [mfcc]] log-mel (or MarbleNet's MFCC) of raw float
+ *                                                      samples (16 kHz), fed in CHUNK-sample pieces;
+ *                                                      OUT is [64][frames]
  *   voxtest_tool logits MODEL IN.f32 OUT.f32 THREADS CHUNK
  *                                                      samples -> model log-probs [T][classes],
  *                                                      model fed CHUNK feature frames at a time
@@ -45,11 +46,19 @@ static int cmd_features(int argc, char **argv) {
     return 2;
   size_t n;
   float *x = read_f32(argv[2], &n);
-  size_t chunk = argc > 4 ? (size_t)atol(argv[4]) : n + 1;
+  size_t chunk = argc > 4 && atol(argv[4]) > 0 ? (size_t)atol(argv[4]) : n + 1;
   if (!x || chunk == 0)
     return 1;
   vox_error err = {0};
   vox_feature_config c = vox_feature_config_default();
+  if (argc > 5 && !strcmp(argv[5], "mfcc")) { /* MarbleNet/MatchboxNet's AudioToMFCCPreprocessor */
+    c.win_length = 400;
+    c.n_mfcc = 64;
+    c.htk_mel = c.periodic_window = c.reflect_pad = 1;
+    c.preemph = 0;
+    c.log_zero_guard = 1e-6f;
+    c.normalize = VOX_NORMALIZE_NONE;
+  }
   vox_features *f;
   if (vox_features_new(&c, &f, &err))
     return fail(&err);

@@ -7,6 +7,7 @@
  * a signal in pieces of any size gives exactly the frames of feeding it at once.
  *
  * Feature buffers are channel-major: value of feature f at frame t is out[f * stride + t].
+ * With n_mfcc > 0 the features are MFCCs (AudioToMFCCPreprocessor): n_mfcc rows instead of n_mels.
  */
 #ifndef VOX_FEATURES_H
 #define VOX_FEATURES_H
@@ -38,6 +39,12 @@ typedef struct vox_feature_config {
   int log;              /* 1: natural log of the mel energies */
   int log_clamp;        /* 1: log(max(x, guard)) instead of log(x + guard) */
   vox_normalize normalize;
+  int n_mfcc;           /* > 0: output that many MFCCs (DCT-II, ortho) of the log mel instead */
+  int htk_mel;          /* 1: HTK mel scale, triangles of height 1 (torchaudio's MelSpectrogram
+                         * default, NeMo's AudioToMFCCPreprocessor); 0: Slaney scale + area norm */
+  int periodic_window;  /* 1: periodic Hann (torch.hann_window default); 0: symmetric */
+  int reflect_pad;      /* 1: centred frames pad by reflection (torchaudio default); 0: zeros.
+                         * Signals shorter than n_fft/2 + 1 samples fall back to zeros. */
   int pad_to;           /* NeMo pads the time axis to a multiple of this (16); informational */
   /* Optional tables from the checkpoint (borrowed during vox_features_new only): the window,
    * win_length values, and the filterbank, n_mels x (n_fft/2 + 1). NULL: computed (symmetric Hann,
@@ -58,6 +65,9 @@ struct vox_config_node;
 VOX_API vox_status vox_feature_config_from_nemo(const struct vox_config_node *root,
                                                 const struct vox_checkpoint *ck,
                                                 vox_feature_config *out, vox_error *err);
+
+/* Rows of output per frame: n_mfcc when set, else n_mels. */
+VOX_API int vox_feature_config_channels(const vox_feature_config *config);
 
 /* QuartzNet's settings (the table in shared/specs/nemo-conv-asr.md). */
 VOX_API vox_feature_config vox_feature_config_default(void);
