@@ -4,7 +4,7 @@
  * with its BatchNorm folded in, an optional residual addition and ReLU. A stage keeps the input
  * frames later outputs still need (its cache), with the left 'same' padding as leading zeros and
  * the right padding appended as zeros when the input ends, so streamed and whole-input results
- * are identical. Data moves stage to stage in pieces of at most PIECE frames; a stage runs
+ * are identical. Data moves stage to stage in pieces of at most `piece` frames; a stage runs
  * downstream stages as soon as it has output, so buffers stay small and are sized once. */
 #include "voxpipe/vox_conv_encoder.h"
 
@@ -15,9 +15,10 @@
 
 #include "conv_kernels.h"
 
-#define PIECE 384
-/* a stage downstream of the one being flushed collects input until this many outputs are ready */
-#define FLUSH_PIECE (PIECE / 2)
+/* Stream buffers grow with the piece size; larger pieces make larger GEMMs (OpenBLAS repacks the
+ * weights on every call, so small ones cost dearly). The piece is the largest that keeps a stream's
+ * buffers within this budget, between 64 and 1024 frames. */
+#define STREAM_BUDGET_BYTES ((size_t)96 << 20)
 #define BN_EPS 1e-3f
 
 typedef struct stage {
@@ -57,14 +58,15 @@ struct vox_conv_encoder_stream {
   const vox_conv_encoder *enc;
   stage_state *ss;
   res_queue *rq;
-  float *a, *b[2]; /* scratch: A (max_ck x PIECE), B ping-pong (max_c x PIECE) */
+  size_t piece;    /* most frames a stage handles per call */
+  float *a, *b[2]; /* scratch: A (max_ck x piece), B ping-pong (max_c x piece) */
   vox_pool *pool;
   /* output sink of the current call */
   float *out;
   size_t out_stride, out_cap, n_out;
   int overflow;
   /* During the final flush, the stage being flushed; buffered stages after it only collect
-   * input until FLUSH_PIECE outputs are ready, so the flush moves through the network in large pieces
+   * input until piece/2 outputs are ready, so the flush moves through the network in large pieces
    * rather than a cascade of look-ahead-sized ones (each GEMM call repacks its weights). */
   int flush_at;
 };
@@ -416,9 +418,14 @@ vox_status vox_conv_encoder_stream_new(const vox_conv_encoder *e, int threads, v
   s->enc = e;
   s->ss = calloc((size_t)e->n_stages, sizeof *s->ss);
   s->rq = calloc((size_t)e->n_blocks, sizeof *s->rq);
-  s->a = malloc(sizeof(float) * (size_t)(e->max_ck > e->max_c ? e->max_ck : e->max_c) * PIECE);
-  s->b[0] = malloc(sizeof(float) * (size_t)e->max_c * PIECE);
-  s->b[1] = malloc(sizeof(float) * (size_t)e->max_c * PIECE);
+  size_t per_frame = (size_t)(e->max_ck > e->max_c ? e->max_ck : e->max_c) + 2 * (size_t)e->max_c;
+  for (int i = 0; i < e->n_stages; i++)
+    per_frame += (e->st[i].direct ? 0 : 2 * (size_t)e->st[i].cin) + (e->st[i].res_push ? 3 * (size_t)e->st[i].res_cout : 0);
+  size_t piece = STREAM_BUDGET_BYTES / (per_frame * sizeof(float));
+  s->piece = piece > 1024 ? 1024 : piece < 64 ? 64 : piece / 32 * 32;
+  s->a = malloc(sizeof(float) * (size_t)(e->max_ck > e->max_c ? e->max_ck : e->max_c) * s->piece);
+  s->b[0] = malloc(sizeof(float) * (size_t)e->max_c * s->piece);
+  s->b[1] = malloc(sizeof(float) * (size_t)e->max_c * s->piece);
   s->pool = vox__pool_new(threads);
   int ok = s->ss && s->rq && s->a && s->b[0] && s->b[1] && s->pool;
   size_t in_flight[256] = {0};
@@ -428,7 +435,7 @@ vox_status vox_conv_encoder_stream_new(const vox_conv_encoder *e, int threads, v
     if (g->direct)
       continue;
     /* retained frames + right padding + what a deferred stage collects + one incoming piece */
-    s->ss[i].cap = keep_frames(g) + (size_t)g->padr + FLUSH_PIECE * (size_t)g->stride + PIECE + 1;
+    s->ss[i].cap = keep_frames(g) + (size_t)g->padr + s->piece / 2 * (size_t)g->stride + s->piece + 1;
     ok = (s->ss[i].buf = malloc(sizeof(float) * (size_t)g->cin * s->ss[i].cap)) != NULL;
   }
   for (int i = 0; ok && i < e->n_stages; i++) {
@@ -436,7 +443,7 @@ vox_status vox_conv_encoder_stream_new(const vox_conv_encoder *e, int threads, v
     if (!g->res_push)
       continue;
     res_queue *q = &s->rq[g->block];
-    q->cap = in_flight[g->block] + 3 * PIECE;
+    q->cap = in_flight[g->block] + 3 * s->piece;
     ok = (q->q = malloc(sizeof(float) * (size_t)g->res_cout * q->cap)) != NULL;
   }
   if (!ok) {
@@ -460,6 +467,7 @@ size_t vox_conv_encoder_stream_max_output(const vox_conv_encoder_stream *s, size
 
 /* Work of one stage on n frames, split over the pool's threads by channel rows. */
 typedef struct job {
+  size_t piece; /* row stride of the scratch buffers */
   const stage *g;
   const float *in;
   size_t in_stride;
@@ -482,15 +490,15 @@ static void job_run(void *ctx, int part, int parts) {
   if (j->phase == 0) { /* depthwise or im2col, split by input channels */
     split(g->cin, part, parts, &lo, &hi);
     if (g->separable)
-      vox__dwconv(j->in, j->in_stride, g->dw, g->k, g->stride, g->dil, j->a, PIECE, j->n, lo, hi);
+      vox__dwconv(j->in, j->in_stride, g->dw, g->k, g->stride, g->dil, j->a, j->piece, j->n, lo, hi);
     else
-      vox__im2col(j->in, j->in_stride, g->k, g->stride, g->dil, j->a, PIECE, j->n, lo, hi);
+      vox__im2col(j->in, j->in_stride, g->k, g->stride, g->dil, j->a, j->piece, j->n, lo, hi);
   } else if (j->phase == 1) { /* pointwise GEMM + bias (+ residual) + ReLU, split by output rows */
     split(g->cout, part, parts, &lo, &hi);
     int K = g->separable ? g->cin : g->cin * g->k;
-    vox__pointwise(g->w, g->bias, K, j->in, j->in_stride, j->out, PIECE, j->n, lo, hi, g->relu && !j->res);
+    vox__pointwise(g->w, g->bias, K, j->in, j->in_stride, j->out, j->piece, j->n, lo, hi, g->relu && !j->res);
     if (j->res)
-      vox__add_relu(j->out, PIECE, j->res, j->res_stride, j->n, lo, hi, g->relu);
+      vox__add_relu(j->out, j->piece, j->res, j->res_stride, j->n, lo, hi, g->relu);
   } else { /* residual branch 1x1 conv into the queue */
     split(g->res_cout, part, parts, &lo, &hi);
     vox__pointwise(g->res_w, g->res_b, g->cin, j->in, j->in_stride, j->out, j->res_stride, j->n, lo, hi, 0);
@@ -514,11 +522,11 @@ static void sink(vox_conv_encoder_stream *s, const float *in, size_t in_stride, 
 static void compute(vox_conv_encoder_stream *s, int i, const float *in, size_t in_stride, size_t n) {
   const stage *g = &s->enc->st[i];
   float *out = s->b[i & 1];
-  job j = {g, in, in_stride, s->a, out, n, NULL, 0, 0};
+  job j = {s->piece, g, in, in_stride, s->a, out, n, NULL, 0, 0};
   if (!g->direct) {
     vox__pool_run(s->pool, job_run, &j);
     j.in = s->a;
-    j.in_stride = PIECE;
+    j.in_stride = s->piece;
   }
   res_queue *q = g->res_add ? &s->rq[g->block] : NULL;
   if (q) {
@@ -529,7 +537,7 @@ static void compute(vox_conv_encoder_stream *s, int i, const float *in, size_t i
   vox__pool_run(s->pool, job_run, &j);
   if (q)
     q->head += n;
-  run_stage(s, i + 1, out, PIECE, n);
+  run_stage(s, i + 1, out, s->piece, n);
 }
 
 /* Outputs of a buffered stage computable from what it holds. */
@@ -546,8 +554,8 @@ static void drain(vox_conv_encoder_stream *s, int i) {
   stage_state *t = &s->ss[i];
   long long n;
   while ((n = available(g, t)) > 0) {
-    if (n > PIECE)
-      n = PIECE;
+    if (n > (long long)s->piece)
+      n = (long long)s->piece;
     long long first = t->next_out * g->stride - g->padl;
     t->next_out += n;
     compute(s, i, t->buf + (first - t->base), t->cap, (size_t)n);
@@ -589,7 +597,7 @@ static void run_stage(vox_conv_encoder_stream *s, int i, const float *in, size_t
       q->len -= q->head;
       q->head = 0;
     }
-    job j = {g, in, in_stride, NULL, q->q + q->len, n, NULL, q->cap, 2};
+    job j = {s->piece, g, in, in_stride, NULL, q->q + q->len, n, NULL, q->cap, 2};
     vox__pool_run(s->pool, job_run, &j);
     q->len += n;
   }
@@ -603,7 +611,7 @@ static void run_stage(vox_conv_encoder_stream *s, int i, const float *in, size_t
   for (int c = 0; c < g->cin; c++)
     memcpy(t->buf + (size_t)c * t->cap + t->len, in + (size_t)c * in_stride, n * sizeof(float));
   t->len += n;
-  if (s->flush_at >= 0 && i > s->flush_at && available(g, t) < FLUSH_PIECE)
+  if (s->flush_at >= 0 && i > s->flush_at && available(g, t) < (long long)s->piece / 2)
     return; /* collect a larger piece first (drained at the latest when its turn comes) */
   drain(s, i);
 }
@@ -621,7 +629,7 @@ vox_status vox_conv_encoder_stream_process(vox_conv_encoder_stream *s, const flo
   s->n_out = 0;
   s->overflow = 0;
   for (size_t done = 0; done < n_in;) {
-    size_t n = n_in - done < PIECE ? n_in - done : PIECE;
+    size_t n = n_in - done < s->piece ? n_in - done : s->piece;
     run_stage(s, 0, in + done, in_stride, n);
     done += n;
   }
