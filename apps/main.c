@@ -11,6 +11,7 @@ static void usage(FILE *f) {
           "\n"
           "commands:\n"
           "  transcribe FILE...   speech to text with a CTC model (default: the bundled English model)\n"
+          "  live --input FILE|-  streaming recognition: partial and final results as audio arrives\n"
           "  info MODEL           architecture, features, labels, parameters and tensors of a model file\n"
           "  plugins              the model plugins found and where\n"
           "  bench                features and model throughput (see also `make bench`)\n"
@@ -37,6 +38,8 @@ int main(int argc, char **argv) {
     return cmd_info(argc - 1, argv + 1);
   if (!strcmp(cmd, "transcribe"))
     return cmd_transcribe(argc - 1, argv + 1);
+  if (!strcmp(cmd, "live"))
+    return cmd_live(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench"))
     return cmd_bench(argc - 1, argv + 1);
   if (!strcmp(cmd, "plugins"))

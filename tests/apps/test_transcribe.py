@@ -141,6 +141,29 @@ if os.path.exists("/usr/bin/time"):
     T.check(ok and rss < 300 * 1024, "10-hour file: transcribed, peak RSS %.0f MB < 300 MB" % (rss / 1024.0))
     os.remove(long_wav)
 
+# live: a streaming model fed in 100 ms blocks gives the offline words as finals
+torch.manual_seed(0)
+smodel = Q.randomize(Q.EncDecCTCModel(Q.model_config("tiny", normalize="NA")), seed=6)
+stream_nemo = os.path.join(d, "tiny_stream.nemo")
+save_nemo(stream_nemo, smodel, smodel.config_yaml())
+p = vp("transcribe", "-m", stream_nemo, "-f", "json", SAMPLE)
+offline = json.loads(p.stdout)["pred_text"]
+p = vp("live", "-m", stream_nemo, "-i", SAMPLE, "-f", "json", "--endpoint-ms", "300", checked=True)
+lines = [json.loads(line) for line in p.stdout.splitlines()]
+finals = [r["text"] for r in lines if r["type"] == "final"]
+T.check(p.returncode == 0 and finals and " ".join(finals) == offline and
+        all(r["words"] and r["start"] <= r["words"][0]["start"] for r in lines),
+        "live --input FILE: %d finals (+%d partials) joined equal the offline transcript, no memory errors" %
+        (len(finals), len(lines) - len(finals)))
+p = subprocess.run([T.libtool_exec(VP), "live", "-m", stream_nemo, "-i", "-", "--no-partials"], input=open(SAMPLE, "rb").read(),
+                   capture_output=True, env=dict(T.env(), LD_LIBRARY_PATH=os.path.join(T.BUILDDIR, "core", ".libs")))
+T.check(p.returncode == 0 and " ".join(p.stdout.decode().split()) == offline, "live --input - (stdin) gives the same words")
+p = vp("live", "-m", tiny, "-i", SAMPLE)
+T.check(p.returncode == 1 and "normalizes features per utterance" in p.stderr, "live refuses a per-utterance model: " +
+        p.stderr.strip()[:100])
+p = vp("live")
+T.check(p.returncode == 2 and "microphone capture is not available yet" in p.stderr, "live without --input explains")
+
 # the bundled default model on the bundled sample
 default = os.path.join(T.SRCDIR, "share", "models", "quartznet-stream-en.nemo")
 if os.path.exists(default):
