@@ -3,8 +3,11 @@
  * Audio is fed in 100 ms blocks (at real-time pace with --realtime) through one vox_asr_stream;
  * after each block the words decoded so far are compared with those already finalised: new words
  * followed by --endpoint-ms of no new token become a final result, otherwise they are the partial.
- * Times are stream times in seconds. Ctrl-C flushes the last final and exits 0. Capturing from a
- * microphone (PortAudio) is not implemented yet: see the streaming issue. */
+ * Times are stream times in seconds. Ctrl-C flushes the last final and exits 0. Without --input
+ * the audio comes from a capture device through PortAudio (16-bit, mono, the device's or 16 kHz rate,
+ * resampled to the model's); input overflows are reported and recognition goes on. */
+#include "config.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+
+#ifdef HAVE_PORTAUDIO
+#include <portaudio.h>
+#endif
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
@@ -81,8 +88,124 @@ static void update(out_state *o, vox_asr_stream *s, double endpoint_s, int parti
   }
 }
 
+/* Where the samples come from: a file/pipe through vox_audio, or a PortAudio capture device. */
+typedef struct source {
+  vox_audio_reader *file;
+#ifdef HAVE_PORTAUDIO
+  PaStream *pa;
+  vox_resampler *rs;
+  short *raw;
+  float *mono;
+  size_t raw_frames;
+  size_t overflows;
+#endif
+} source;
+
+#ifdef HAVE_PORTAUDIO
+static int list_devices(void) {
+  if (Pa_Initialize() != paNoError) {
+    fprintf(stderr, "voxpipe live: PortAudio cannot start\n");
+    return 1;
+  }
+  int n = Pa_GetDeviceCount(), def = Pa_GetDefaultInputDevice();
+  for (int i = 0; i < n; i++) {
+    const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
+    if (d && d->maxInputChannels > 0)
+      printf("%c %2d  %-40s %d ch, %.0f Hz (%s)\n", i == def ? '*' : ' ', i, d->name, d->maxInputChannels,
+             d->defaultSampleRate, Pa_GetHostApiInfo(d->hostApi)->name);
+  }
+  Pa_Terminate();
+  return 0;
+}
+
+static int open_capture(source *src, const char *device, int model_rate, double *rate_out) {
+  PaError e = Pa_Initialize();
+  if (e != paNoError) {
+    fprintf(stderr, "voxpipe live: PortAudio cannot start: %s\n", Pa_GetErrorText(e));
+    return -1;
+  }
+  int dev = Pa_GetDefaultInputDevice();
+  if (device) {
+    char *end;
+    long idx = strtol(device, &end, 10);
+    dev = -1;
+    for (int i = 0; i < Pa_GetDeviceCount(); i++) {
+      const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
+      if (d && d->maxInputChannels > 0 && ((!*end && i == idx) || (*end && !strcmp(d->name, device))))
+        dev = i;
+    }
+  }
+  if (dev < 0) {
+    fprintf(stderr, "voxpipe live: no capture device %s%s (see --list-devices)\n", device ? "named " : "",
+            device ? device : "available");
+    return -1;
+  }
+  PaStreamParameters in = {dev, 1, paInt16, Pa_GetDeviceInfo(dev)->defaultLowInputLatency, NULL};
+  double rate = model_rate;
+  if (Pa_IsFormatSupported(&in, NULL, rate) != paFormatIsSupported)
+    rate = Pa_GetDeviceInfo(dev)->defaultSampleRate;
+  src->raw_frames = (size_t)(rate / 10);
+  e = Pa_OpenStream(&src->pa, &in, NULL, rate, (unsigned long)src->raw_frames, paClipOff, NULL, NULL);
+  if (e == paNoError)
+    e = Pa_StartStream(src->pa);
+  if (e != paNoError) {
+    fprintf(stderr, "voxpipe live: cannot capture from %s: %s\n", Pa_GetDeviceInfo(dev)->name, Pa_GetErrorText(e));
+    return -1;
+  }
+  src->raw = malloc(src->raw_frames * sizeof(short));
+  src->mono = malloc(src->raw_frames * sizeof(float));
+  vox_error err;
+  if ((int)rate != model_rate && vox_resampler_new(rate, model_rate, &src->rs, &err)) {
+    cli_error("live", &err);
+    return -1;
+  }
+  fprintf(stderr, "voxpipe live: capturing from %s at %.0f Hz; Ctrl-C to stop\n", Pa_GetDeviceInfo(dev)->name, rate);
+  *rate_out = rate;
+  return src->raw && src->mono ? 0 : -1;
+}
+
+/* One block from the device, at the model's rate, into out (capacity cap). */
+static int read_capture(source *src, float *out, size_t cap, size_t *got) {
+  PaError e = Pa_ReadStream(src->pa, src->raw, (unsigned long)src->raw_frames);
+  if (e == paInputOverflowed) {
+    if (src->overflows++ % 50 == 0)
+      fprintf(stderr, "voxpipe live: input overflow (audio was lost; the machine is too busy)\n");
+  } else if (e != paNoError) {
+    fprintf(stderr, "voxpipe live: capture failed: %s\n", Pa_GetErrorText(e));
+    return -1;
+  }
+  for (size_t i = 0; i < src->raw_frames; i++)
+    src->mono[i] = src->raw[i] / 32768.0f;
+  if (!src->rs) {
+    memcpy(out, src->mono, src->raw_frames * sizeof(float));
+    *got = src->raw_frames;
+    return 0;
+  }
+  size_t used, n;
+  vox_error err;
+  if (vox_resampler_process(src->rs, src->mono, src->raw_frames, &used, out, cap, &n, 0, &err))
+    return -1;
+  *got = n;
+  return 0;
+}
+#endif
+
+static void close_source(source *src) {
+  vox_audio_close(src->file);
+#ifdef HAVE_PORTAUDIO
+  if (src->pa) {
+    Pa_StopStream(src->pa);
+    Pa_CloseStream(src->pa);
+    Pa_Terminate();
+  }
+  vox_resampler_free(src->rs);
+  free(src->raw);
+  free(src->mono);
+#endif
+}
+
 int cmd_live(int argc, char **argv) {
-  const char *model = NULL, *input = NULL, *format = "text";
+  const char *model = NULL, *input = NULL, *format = "text", *device = NULL;
   int realtime = 0, partials = 1, threads = 1;
   double endpoint_ms = 800;
   for (int i = 1; i < argc; i++) {
@@ -98,7 +221,9 @@ int cmd_live(int argc, char **argv) {
              "      --no-partials    print finals only\n"
              "  -f, --format F       text (default; partial updated in place on a terminal) or json\n"
              "  -t, --threads N      worker threads\n"
-             "Microphone capture (PortAudio) is not available yet.\n");
+             "  -d, --device D       capture device (index or name from --list-devices; default: default)\n"
+             "      --list-devices   list capture devices\n"
+             "Without --input, audio is captured from a device (PortAudio).\n");
       return 0;
     } else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && v)
       model = argv[++i];
@@ -110,7 +235,16 @@ int cmd_live(int argc, char **argv) {
       threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--endpoint-ms") && v)
       endpoint_ms = atof(argv[++i]);
-    else if (!strcmp(argv[i], "--realtime"))
+    else if ((!strcmp(argv[i], "-d") || !strcmp(argv[i], "--device")) && v)
+      device = argv[++i];
+    else if (!strcmp(argv[i], "--list-devices")) {
+#ifdef HAVE_PORTAUDIO
+      return list_devices();
+#else
+      fprintf(stderr, "voxpipe live: built without PortAudio (install portaudio19-dev and rebuild)\n");
+      return 1;
+#endif
+    } else if (!strcmp(argv[i], "--realtime"))
       realtime = 1;
     else if (!strcmp(argv[i], "--no-partials"))
       partials = 0;
@@ -119,10 +253,12 @@ int cmd_live(int argc, char **argv) {
       return 2;
     }
   }
+#ifndef HAVE_PORTAUDIO
   if (!input) {
-    fprintf(stderr, "voxpipe live: microphone capture is not available yet; give --input FILE or --input -\n");
+    fprintf(stderr, "voxpipe live: built without PortAudio: give --input FILE or --input -\n");
     return 2;
   }
+#endif
   if ((strcmp(format, "text") && strcmp(format, "json")) || threads < 1 || threads > 256 || !(endpoint_ms > 0)) {
     fprintf(stderr, "voxpipe live: bad --format, --threads or --endpoint-ms. Try 'voxpipe live --help'.\n");
     return 2;
@@ -144,38 +280,61 @@ int cmd_live(int argc, char **argv) {
     vox_model_free(m);
     return 1;
   }
-  vox_asr_stream *s;
-  vox_audio_reader *r = NULL;
+  vox_asr_stream *s = NULL;
+  source src;
+  memset(&src, 0, sizeof src);
   vox_audio_params ap = vox_audio_default_params();
   ap.target_rate_hz = info->sample_rate_hz;
-  if (vox_asr_stream_new(m, NULL, &s, &err) || vox_audio_open(input, &ap, &r, &err)) {
+  if (vox_asr_stream_new(m, NULL, &s, &err) || (input && vox_audio_open(input, &ap, &src.file, &err))) {
     cli_error("live", &err);
-    vox_audio_close(r);
+    vox_asr_stream_free(s);
     vox_model_free(m);
     return 1;
   }
+#ifdef HAVE_PORTAUDIO
+  double dev_rate = 0;
+  if (!input && open_capture(&src, device, info->sample_rate_hz, &dev_rate)) {
+    close_source(&src);
+    vox_asr_stream_free(s);
+    vox_model_free(m);
+    return 1;
+  }
+#endif
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   out_state o = {stdout, !strcmp(format, "json"), isatty(STDOUT_FILENO), 0, 0};
-  size_t block = (size_t)info->sample_rate_hz / 10;
+  size_t block = (size_t)info->sample_rate_hz / 10 + 512; /* 100 ms + resampler slack */
   float *buf = malloc(block * sizeof *buf);
   double t0 = now_s(), fed = 0;
   int rc = 0;
   while (buf && !interrupted) {
-    size_t got;
-    if (vox_audio_read(r, buf, block, &got, &err) || vox_asr_stream_accept(s, buf, got, &err)) {
+    size_t got = 0;
+#ifdef HAVE_PORTAUDIO
+    if (src.pa) {
+      if (read_capture(&src, buf, block, &got)) {
+        rc = 1;
+        break;
+      }
+    } else
+#endif
+    if (vox_audio_read(src.file, buf, info->sample_rate_hz / 10, &got, &err)) {
       cli_error("live", &err);
       rc = 1;
       break;
     }
-    if (got == 0)
+    if (got == 0 && src.file)
       break;
+    if (vox_asr_stream_accept(s, buf, got, &err)) {
+      cli_error("live", &err);
+      rc = 1;
+      break;
+    }
     fed += (double)got / info->sample_rate_hz;
     update(&o, s, endpoint_ms / 1000.0, partials, 0);
-    if (realtime) {
+    if (realtime && src.file) {
       double ahead = fed - (now_s() - t0);
       if (ahead > 0)
         nanosleep(&(struct timespec){(time_t)ahead, (long)((ahead - (time_t)ahead) * 1e9)}, NULL);
@@ -186,8 +345,9 @@ int cmd_live(int argc, char **argv) {
     rc = 1;
   }
   update(&o, s, endpoint_ms / 1000.0, partials, 1);
+  fprintf(stderr, "voxpipe live: %.1f s of audio recognised\n", fed);
   free(buf);
-  vox_audio_close(r);
+  close_source(&src);
   vox_asr_stream_free(s);
   vox_model_free(m);
   return rc;
