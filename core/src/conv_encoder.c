@@ -25,11 +25,12 @@ typedef struct stage {
   int cin, cout, k, stride, dil, padl, padr;
   int separable, direct; /* direct: 1x1, stride 1, no padding: no cache needed */
   float *dw;             /* cin x k */
-  float *w;              /* cout x cin*k (full) or cout x cin (pointwise) */
+  float *w;              /* transposed: cin*k x cout (full) or cin x cout (pointwise) */
+  float *wb, *res_wb;    /* the same weights in the small-N block layout (vox__block_weights) */
   float *bias;           /* cout, folded BatchNorm */
   int relu;
   int block, res_push, res_add;
-  float *res_w, *res_b;  /* res_push: block residual 1x1 conv, folded */
+  float *res_w, *res_b;  /* res_push: block residual 1x1 conv, folded, transposed (cin x res_cout) */
   int res_cout;
 } stage;
 
@@ -59,6 +60,8 @@ struct vox_conv_encoder_stream {
   stage_state *ss;
   res_queue *rq;
   size_t piece;    /* most frames a stage handles per call */
+  float *small;    /* small-GEMM accumulators: threads x small_part floats */
+  size_t small_part;
   float *a, *b[2]; /* scratch: A (max_ck x piece), B ping-pong (max_c x piece) */
   vox_pool *pool;
   /* output sink of the current call */
@@ -76,6 +79,8 @@ static void stage_free_weights(stage *s) {
   free(s->w);
   free(s->bias);
   free(s->res_w);
+  free(s->wb);
+  free(s->res_wb);
   free(s->res_b);
 }
 
@@ -118,6 +123,16 @@ static vox_status copy_tensor(const vox_checkpoint *ck, const char *name, int nd
   if (!*dst)
     return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
   memcpy(*dst, t->data, t->numel * sizeof(float));
+  return VOX_OK;
+}
+
+/* GEMM weights are kept transposed (K x M): see vox__pointwise. */
+static vox_status transpose_in_place(float **w, int rows, int cols, vox_error *err) {
+  float *t = vox__transpose(*w, rows, cols);
+  if (!t)
+    return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+  free(*w);
+  *w = t;
   return VOX_OK;
 }
 
@@ -238,8 +253,10 @@ static vox_status build_block(vox_conv_encoder *e, const vox_checkpoint *ck, con
     if (!s->bias)
       return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
     int cols = s->separable ? ci : ci * s->k;
-    if ((st = fold_bn(ck, bn, s->cout, s->w, cols, s->bias, err)))
+    if ((st = fold_bn(ck, bn, s->cout, s->w, cols, s->bias, err)) || (st = transpose_in_place(&s->w, s->cout, cols, err)))
       return st;
+    if (!(s->wb = vox__block_weights(s->w, cols, s->cout)))
+      return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
     e->params += 2 * (size_t)s->cout;
     s->direct = !s->separable && s->k == 1 && s->stride == 1 && s->padl == 0 && s->padr == 0;
     if (r < c->repeat - 1)
@@ -266,8 +283,11 @@ static vox_status build_block(vox_conv_encoder *e, const vox_checkpoint *ck, con
     if (!s0->res_b)
       return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
     snprintf(bn, sizeof bn, "%s.%d.res.0.1", prefix, bi);
-    if ((st = fold_bn(ck, bn, (int)c->filters, s0->res_w, cin, s0->res_b, err)))
+    if ((st = fold_bn(ck, bn, (int)c->filters, s0->res_w, cin, s0->res_b, err)) ||
+        (st = transpose_in_place(&s0->res_w, (int)c->filters, cin, err)))
       return st;
+    if (!(s0->res_wb = vox__block_weights(s0->res_w, cin, (int)c->filters)))
+      return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
     e->params += (size_t)c->filters * (size_t)cin + 2 * (size_t)c->filters;
     last->res_add = 1;
   }
@@ -383,6 +403,7 @@ void vox_conv_encoder_stream_free(vox_conv_encoder_stream *s) {
   free(s->ss);
   free(s->rq);
   free(s->a);
+  free(s->small);
   free(s->b[0]);
   free(s->b[1]);
   vox__pool_free(s->pool);
@@ -427,7 +448,9 @@ vox_status vox_conv_encoder_stream_new(const vox_conv_encoder *e, int threads, v
   s->b[0] = malloc(sizeof(float) * (size_t)e->max_c * s->piece);
   s->b[1] = malloc(sizeof(float) * (size_t)e->max_c * s->piece);
   s->pool = vox__pool_new(threads);
-  int ok = s->ss && s->rq && s->a && s->b[0] && s->b[1] && s->pool;
+  s->small_part = (size_t)VOX_SMALL_N * (size_t)e->max_c;
+  s->small = malloc(sizeof(float) * s->small_part * (size_t)(threads < 1 ? 1 : threads));
+  int ok = s->ss && s->rq && s->a && s->b[0] && s->b[1] && s->pool && s->small;
   size_t in_flight[256] = {0};
   for (int i = 0; ok && i < e->n_stages; i++) {
     const stage *g = &e->st[i];
@@ -467,6 +490,8 @@ size_t vox_conv_encoder_stream_max_output(const vox_conv_encoder_stream *s, size
 
 /* Work of one stage on n frames, split over the pool's threads by channel rows. */
 typedef struct job {
+  float *scratch;      /* small-GEMM accumulators, scratch_part floats per thread */
+  size_t scratch_part;
   size_t piece; /* row stride of the scratch buffers */
   const stage *g;
   const float *in;
@@ -483,6 +508,14 @@ static void split(int total, int part, int parts, int *lo, int *hi) {
   *hi = (int)((long long)total * (part + 1) / parts);
 }
 
+/* Output rows split on VOX_SMALL_MB boundaries (the small-N weight blocks). */
+static void split_rows(int total, int part, int parts, int *lo, int *hi) {
+  int blocks = (total + VOX_SMALL_MB - 1) / VOX_SMALL_MB;
+  split(blocks, part, parts, lo, hi);
+  *lo *= VOX_SMALL_MB;
+  *hi = *hi * VOX_SMALL_MB > total ? total : *hi * VOX_SMALL_MB;
+}
+
 static void job_run(void *ctx, int part, int parts) {
   job *j = ctx;
   const stage *g = j->g;
@@ -494,14 +527,16 @@ static void job_run(void *ctx, int part, int parts) {
     else
       vox__im2col(j->in, j->in_stride, g->k, g->stride, g->dil, j->a, j->piece, j->n, lo, hi);
   } else if (j->phase == 1) { /* pointwise GEMM + bias (+ residual) + ReLU, split by output rows */
-    split(g->cout, part, parts, &lo, &hi);
+    split_rows(g->cout, part, parts, &lo, &hi);
     int K = g->separable ? g->cin : g->cin * g->k;
-    vox__pointwise(g->w, g->bias, K, j->in, j->in_stride, j->out, j->piece, j->n, lo, hi, g->relu && !j->res);
+    vox__pointwise(g->w, g->wb, g->cout, g->bias, K, j->in, j->in_stride, j->out, j->piece, j->n, lo, hi, g->relu && !j->res,
+                   j->scratch + (size_t)part * j->scratch_part);
     if (j->res)
       vox__add_relu(j->out, j->piece, j->res, j->res_stride, j->n, lo, hi, g->relu);
   } else { /* residual branch 1x1 conv into the queue */
-    split(g->res_cout, part, parts, &lo, &hi);
-    vox__pointwise(g->res_w, g->res_b, g->cin, j->in, j->in_stride, j->out, j->res_stride, j->n, lo, hi, 0);
+    split_rows(g->res_cout, part, parts, &lo, &hi);
+    vox__pointwise(g->res_w, g->res_wb, g->res_cout, g->res_b, g->cin, j->in, j->in_stride, j->out, j->res_stride, j->n, lo, hi,
+                   0, j->scratch + (size_t)part * j->scratch_part);
   }
 }
 
@@ -522,7 +557,7 @@ static void sink(vox_conv_encoder_stream *s, const float *in, size_t in_stride, 
 static void compute(vox_conv_encoder_stream *s, int i, const float *in, size_t in_stride, size_t n) {
   const stage *g = &s->enc->st[i];
   float *out = s->b[i & 1];
-  job j = {s->piece, g, in, in_stride, s->a, out, n, NULL, 0, 0};
+  job j = {s->small, s->small_part, s->piece, g, in, in_stride, s->a, out, n, NULL, 0, 0};
   if (!g->direct) {
     vox__pool_run(s->pool, job_run, &j);
     j.in = s->a;
@@ -597,7 +632,7 @@ static void run_stage(vox_conv_encoder_stream *s, int i, const float *in, size_t
       q->len -= q->head;
       q->head = 0;
     }
-    job j = {s->piece, g, in, in_stride, NULL, q->q + q->len, n, NULL, q->cap, 2};
+    job j = {s->small, s->small_part, s->piece, g, in, in_stride, NULL, q->q + q->len, n, NULL, q->cap, 2};
     vox__pool_run(s->pool, job_run, &j);
     q->len += n;
   }

@@ -82,13 +82,68 @@ static void bias_relu(float *out, size_t out_stride, const float *bias, size_t n
   }
 }
 
-void vox__pointwise(const float *W, const float *bias, int K, const float *in, size_t in_stride, float *out,
-                    size_t out_stride, size_t n, int m0, int m1, int relu) {
+/* small-N product: acc[t][m] = sum_k W[m][k] * in[k][t], one block of VOX_SMALL_MB output rows at
+ * a time with its accumulators in L1 (registers with AVX-512) and its weights read sequentially */
+VOX_MULTIVERSION
+static void small_gemm(const float *WB, int K, const float *in, size_t in_stride, size_t n, int m0, int m1,
+                       float *acc) {
+  size_t w = (size_t)(m1 - m0);
+  for (int mb = m0; mb < m1; mb += VOX_SMALL_MB) {
+    int bw = m1 - mb < VOX_SMALL_MB ? m1 - mb : VOX_SMALL_MB;
+    const float *wb = WB + (size_t)(mb / VOX_SMALL_MB) * (size_t)K * VOX_SMALL_MB;
+    float blk[VOX_SMALL_N][VOX_SMALL_MB];
+    memset(blk, 0, sizeof blk);
+    for (int k = 0; k < K; k++) {
+      const float *restrict wk = wb + (size_t)k * VOX_SMALL_MB;
+      const float *xk = in + (size_t)k * in_stride;
+      for (size_t t = 0; t < n; t++) {
+        const float x = xk[t];
+        for (int m = 0; m < VOX_SMALL_MB; m++)
+          blk[t][m] += wk[m] * x;
+      }
+    }
+    for (size_t t = 0; t < n; t++)
+      memcpy(acc + t * w + (size_t)(mb - m0), blk[t], (size_t)bw * sizeof(float));
+  }
+}
+
+float *vox__block_weights(const float *WT, int K, int M) {
+  int nb = (M + VOX_SMALL_MB - 1) / VOX_SMALL_MB;
+  float *b = calloc((size_t)nb * (size_t)K * VOX_SMALL_MB, sizeof(float));
+  if (!b)
+    return NULL;
+  for (int k = 0; k < K; k++)
+    for (int m = 0; m < M; m++)
+      b[((size_t)(m / VOX_SMALL_MB) * (size_t)K + (size_t)k) * VOX_SMALL_MB + (size_t)(m % VOX_SMALL_MB)] =
+          WT[(size_t)k * (size_t)M + m];
+  return b;
+}
+
+void vox__pointwise(const float *WT, const float *WB, int M, const float *bias, int K, const float *in,
+                    size_t in_stride, float *out, size_t out_stride, size_t n, int m0, int m1, int relu, float *scratch) {
   if (m1 <= m0 || n == 0)
     return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m1 - m0, (int)n, K, 1.0f, W + (size_t)m0 * (size_t)K, K,
-              in, (int)in_stride, 0.0f, out + (size_t)m0 * out_stride, (int)out_stride);
+  if (n <= VOX_SMALL_N && scratch && WB) {
+    small_gemm(WB, K, in, in_stride, n, m0, m1, scratch);
+    size_t w = (size_t)(m1 - m0);
+    for (int m = m0; m < m1; m++)
+      for (size_t t = 0; t < n; t++)
+        out[(size_t)m * out_stride + t] = scratch[t * w + (size_t)(m - m0)];
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m1 - m0, (int)n, K, 1.0f, WT + m0, M, in, (int)in_stride,
+                0.0f, out + (size_t)m0 * out_stride, (int)out_stride);
+  }
   bias_relu(out, out_stride, bias, n, m0, m1, relu);
+}
+
+float *vox__transpose(const float *a, int rows, int cols) {
+  float *t = malloc(sizeof(float) * (size_t)rows * (size_t)cols);
+  if (!t)
+    return NULL;
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < cols; c++)
+      t[(size_t)c * rows + r] = a[(size_t)r * cols + c];
+  return t;
 }
 
 VOX_MULTIVERSION

@@ -14,9 +14,26 @@ VOX_HIDDEN void vox__dwconv(const float *in, size_t in_stride, const float *w, i
 /* Makes OpenBLAS single-threaded (once per process); called before the first GEMM. */
 VOX_HIDDEN void vox__blas_init(void);
 
-/* out[M x N] = W[M x K] * in[K x N] (+ bias[m]) (then max(0, .) when relu), rows m in [m0, m1). */
-VOX_HIDDEN void vox__pointwise(const float *W, const float *bias, int K, const float *in, size_t in_stride,
-                               float *out, size_t out_stride, size_t n, int m0, int m1, int relu);
+/* Pieces of at most this many frames take the small-N path of vox__pointwise. */
+#define VOX_SMALL_N 32
+
+/* out[M x N] = W * in[K x N] (+ bias[m]) (then max(0, .) when relu), rows m in [m0, m1), with the
+ * weights given transposed: WT is K x M. Large N goes to OpenBLAS sgemm; small N (streaming chunks)
+ * to a loop that reads each weight once and accumulates in `scratch` (VOX_SMALL_N x (m1 - m0)
+ * floats), from WB (see vox__block_weights); m0 must be a multiple of VOX_SMALL_MB, because sgemm repacks the whole weight matrix on every call. */
+VOX_HIDDEN void vox__pointwise(const float *WT, const float *WB, int M, const float *bias, int K, const float *in,
+                               size_t in_stride, float *out, size_t out_stride, size_t n, int m0, int m1, int relu,
+                               float *scratch);
+
+/* Row-block width of the small-N weight layout. */
+#define VOX_SMALL_MB 16
+/* The same weights as WT (K x M) laid out for the small-N path: for each block of VOX_SMALL_MB output
+ * rows, its K x VOX_SMALL_MB weights contiguous (the last block zero-padded), so streaming them is a
+ * sequential read. malloc'd; NULL on failure. */
+VOX_HIDDEN float *vox__block_weights(const float *WT, int K, int M);
+
+/* Transposes rows x cols (row-major) into a new malloc'd cols x rows array; NULL on failure. */
+VOX_HIDDEN float *vox__transpose(const float *a, int rows, int cols);
 
 /* Adds add[M x N] into out, then ReLU when relu, rows [m0, m1). */
 VOX_HIDDEN void vox__add_relu(float *out, size_t out_stride, const float *add, size_t add_stride, size_t n,
