@@ -207,7 +207,7 @@ static void close_source(source *src) {
 int cmd_live(int argc, char **argv) {
   const char *model = NULL, *input = NULL, *format = "text", *device = NULL;
   int realtime = 0, partials = 1, threads = 1;
-  double endpoint_ms = 800;
+  double endpoint_ms = 800, chunk_s = 1.6, buffer_s = 4.0;
   for (int i = 1; i < argc; i++) {
     int v = i + 1 < argc;
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -219,6 +219,8 @@ int cmd_live(int argc, char **argv) {
              "      --realtime       feed at real-time pace (default: as fast as possible)\n"
              "      --endpoint-ms N  silence (no new token) that ends an utterance, default 800\n"
              "      --no-partials    print finals only\n"
+             "      --chunk-s S      buffered mode for whole-utterance models (NVIDIA QuartzNet): chunk, 1.6\n"
+             "      --buffer-s S     ... and the window around it, 4.0 (latency chunk + (buffer-chunk)/2)\n"
              "  -f, --format F       text (default; partial updated in place on a terminal) or json\n"
              "  -t, --threads N      worker threads\n"
              "  -d, --device D       capture device (index or name from --list-devices; default: default)\n"
@@ -233,6 +235,10 @@ int cmd_live(int argc, char **argv) {
       format = argv[++i];
     else if ((!strcmp(argv[i], "-t") || !strcmp(argv[i], "--threads")) && v)
       threads = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--chunk-s") && v)
+      chunk_s = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--buffer-s") && v)
+      buffer_s = atof(argv[++i]);
     else if (!strcmp(argv[i], "--endpoint-ms") && v)
       endpoint_ms = atof(argv[++i]);
     else if ((!strcmp(argv[i], "-d") || !strcmp(argv[i], "--device")) && v)
@@ -274,18 +280,17 @@ int cmd_live(int argc, char **argv) {
     return 1;
   }
   const vox_model_info *info = vox_model_get_info(m);
-  if (info->full_context) {
-    fprintf(stderr, "voxpipe live: %s normalizes features per utterance and cannot stream exactly; use a streaming "
-                    "model (normalize: NA), e.g. the bundled one\n", model);
-    vox_model_free(m);
-    return 1;
+  vox_asr_params asrp = vox_asr_default_params();
+  if (info->full_context) { /* per-utterance normalization: NeMo-style buffered inference */
+    asrp.buffered_chunk_s = chunk_s;
+    asrp.buffered_buffer_s = buffer_s;
   }
   vox_asr_stream *s = NULL;
   source src;
   memset(&src, 0, sizeof src);
   vox_audio_params ap = vox_audio_default_params();
   ap.target_rate_hz = info->sample_rate_hz;
-  if (vox_asr_stream_new(m, NULL, &s, &err) || (input && vox_audio_open(input, &ap, &src.file, &err))) {
+  if (vox_asr_stream_new(m, &asrp, &s, &err) || (input && vox_audio_open(input, &ap, &src.file, &err))) {
     cli_error("live", &err);
     vox_asr_stream_free(s);
     vox_model_free(m);
@@ -300,6 +305,9 @@ int cmd_live(int argc, char **argv) {
     return 1;
   }
 #endif
+  fprintf(stderr, "voxpipe live: %s; latency %.0f ms (%s) + 100 ms blocks\n",
+          info->full_context ? "buffered inference" : "cache-based streaming", 1000 * vox_asr_stream_latency_s(s),
+          info->full_context ? "chunk + half the context" : "model look-ahead");
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
@@ -308,7 +316,8 @@ int cmd_live(int argc, char **argv) {
   out_state o = {stdout, !strcmp(format, "json"), isatty(STDOUT_FILENO), 0, 0};
   size_t block = (size_t)info->sample_rate_hz / 10 + 512; /* 100 ms + resampler slack */
   float *buf = malloc(block * sizeof *buf);
-  double t0 = now_s(), fed = 0;
+  double t0 = now_s(), fed = 0, compute = 0, worst = 0;
+  long blocks = 0;
   int rc = 0;
   while (buf && !interrupted) {
     size_t got = 0;
@@ -327,11 +336,16 @@ int cmd_live(int argc, char **argv) {
     }
     if (got == 0 && src.file)
       break;
+    double c0 = now_s();
     if (vox_asr_stream_accept(s, buf, got, &err)) {
       cli_error("live", &err);
       rc = 1;
       break;
     }
+    double dc = now_s() - c0;
+    compute += dc;
+    worst = dc > worst ? dc : worst;
+    blocks++;
     fed += (double)got / info->sample_rate_hz;
     update(&o, s, endpoint_ms / 1000.0, partials, 0);
     if (realtime && src.file) {
@@ -345,7 +359,8 @@ int cmd_live(int argc, char **argv) {
     rc = 1;
   }
   update(&o, s, endpoint_ms / 1000.0, partials, 1);
-  fprintf(stderr, "voxpipe live: %.1f s of audio recognised\n", fed);
+  fprintf(stderr, "voxpipe live: %.1f s of audio recognised; compute per block mean %.2f ms, worst %.2f ms (RTF %.4f)\n",
+          fed, blocks ? 1000 * compute / blocks : 0.0, 1000 * worst, fed > 0 ? compute / fed : 0.0);
   free(buf);
   close_source(&src);
   vox_asr_stream_free(s);

@@ -17,10 +17,15 @@ struct vox_asr_stream {
   size_t fcap, lcap;
   int has_norm, finished;
   size_t n_samples; /* accepted since the last reset */
+  /* buffered mode (all in feature frames; 0 chunk = off) */
+  size_t chunk, ctx;          /* chunk length, left/right context */
+  float *win, *tmp, *wlog;    /* feature window [nf][wcap], normalised copy, window log-probs */
+  size_t wcap, wlen, wlcap;
+  long long wbase, fed, next_chunk;
 };
 
 vox_asr_params vox_asr_default_params(void) {
-  vox_asr_params p = {NULL, NULL, NULL};
+  vox_asr_params p = {NULL, NULL, NULL, 0, 0};
   return p;
 }
 
@@ -34,6 +39,9 @@ void vox_asr_stream_free(vox_asr_stream *s) {
   free(s->lbuf);
   free(s->mean);
   free(s->inv_std);
+  free(s->win);
+  free(s->tmp);
+  free(s->wlog);
   free(s);
 }
 
@@ -43,6 +51,97 @@ void vox_asr_stream_reset(vox_asr_stream *s) {
   vox_ctc_decoder_reset(s->ctc);
   s->finished = 0;
   s->n_samples = 0;
+  s->wlen = 0;
+  s->wbase = s->fed = s->next_chunk = 0;
+}
+
+static vox_status buffered_setup(vox_asr_stream *s, vox_error *err) {
+  const vox_model_info *i = s->info;
+  double frame_s = (double)i->features.hop_length / i->sample_rate_hz;
+  size_t sub = (size_t)i->subsampling;
+  double c = s->params.buffered_chunk_s, b = s->params.buffered_buffer_s;
+  if (!(c > 0 && c <= 60) || !(b >= c && b <= 120))
+    return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT,
+                         "buffered mode: chunk %.2f s and buffer %.2f s (need 0 < chunk <= buffer <= 120 s)", c, b);
+  s->chunk = ((size_t)(c / frame_s) + sub - 1) / sub * sub;
+  s->ctx = (size_t)((b - c) / 2 / frame_s) / sub * sub;
+  s->wcap = s->chunk + 2 * s->ctx + s->fcap + sub;
+  s->wlcap = vox_model_stream_max_output(s->ms, s->wcap);
+  size_t nf = (size_t)i->input_channels;
+  s->win = malloc(sizeof(float) * nf * s->wcap);
+  s->tmp = malloc(sizeof(float) * nf * s->wcap);
+  s->wlog = malloc(sizeof(float) * (size_t)i->output_channels * s->wlcap);
+  if (!s->win || !s->tmp || !s->wlog)
+    return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+  return VOX_OK;
+}
+
+double vox_asr_stream_latency_s(const vox_asr_stream *s) {
+  double frame_s = (double)s->info->features.hop_length / s->info->sample_rate_hz;
+  if (s->chunk)
+    return (double)(s->chunk + s->ctx) * frame_s;
+  return (double)s->info->lookahead_frames * frame_s;
+}
+
+/* Buffered mode: the model on the window around chunk `next_chunk`, keeping that chunk's outputs. */
+static vox_status buffered_chunk(vox_asr_stream *s, vox_error *err) {
+  const vox_model_info *i = s->info;
+  long long c0 = s->next_chunk * (long long)s->chunk, c1 = c0 + (long long)s->chunk;
+  if (c1 > s->fed)
+    c1 = s->fed;
+  long long w0 = c0 - (long long)s->ctx < 0 ? 0 : c0 - (long long)s->ctx;
+  long long w1 = c1 + (long long)s->ctx > s->fed ? s->fed : c1 + (long long)s->ctx;
+  size_t n = (size_t)(w1 - w0), nf = (size_t)i->input_channels;
+  for (size_t c = 0; c < nf; c++)
+    memcpy(s->tmp + c * s->wcap, s->win + c * s->wcap + (size_t)(w0 - s->wbase), n * sizeof(float));
+  double sum[1024] = {0}, sq[1024] = {0};
+  vox_features_stats_add(s->tmp, s->wcap, (int)nf, n, sum, sq);
+  vox_features_stats_finish(sum, sq, n, (int)nf, s->mean, s->inv_std);
+  vox_features_normalize(s->tmp, s->wcap, (int)nf, n, s->mean, s->inv_std);
+  vox_model_stream_reset(s->ms);
+  size_t no;
+  vox_status st = vox_model_stream_process(s->ms, s->tmp, s->wcap, n, 1, s->wlog, s->wlcap, s->wlcap, &no, err);
+  if (st != VOX_OK)
+    return st;
+  /* output j stands for feature frame w0 + j * subsampling */
+  long long sub = i->subsampling;
+  size_t j0 = (size_t)((c0 - w0 + sub - 1) / sub), j1 = (size_t)((c1 - w0 + sub - 1) / sub);
+  if (j1 > no)
+    j1 = no;
+  if (j0 < j1) {
+    if (s->params.on_logits)
+      s->params.on_logits(s->params.user, s->wlog + j0, s->wlcap, j1 - j0, i->output_channels);
+    st = vox_ctc_decoder_push(s->ctc, s->wlog + j0, s->wlcap, j1 - j0, err);
+  }
+  s->next_chunk++;
+  /* frames before the next window are no longer needed */
+  long long keep = s->next_chunk * (long long)s->chunk - (long long)s->ctx;
+  if (keep > s->wbase) {
+    size_t drop = (size_t)(keep - s->wbase);
+    for (size_t c = 0; c < nf; c++)
+      memmove(s->win + c * s->wcap, s->win + c * s->wcap + drop, (s->wlen - drop) * sizeof(float));
+    s->wlen -= drop;
+    s->wbase += (long long)drop;
+  }
+  return st;
+}
+
+/* Buffered mode: collects nf feature frames of fbuf and runs every chunk that is ready. */
+static vox_status buffered_run(vox_asr_stream *s, size_t nfr, int final, vox_error *err) {
+  size_t nf = (size_t)s->info->input_channels;
+  for (size_t c = 0; c < nf; c++)
+    memcpy(s->win + c * s->wcap + s->wlen, s->fbuf + c * s->fcap, nfr * sizeof(float));
+  s->wlen += nfr;
+  s->fed += (long long)nfr;
+  vox_status st = VOX_OK;
+  while (st == VOX_OK) {
+    long long c0 = s->next_chunk * (long long)s->chunk;
+    int ready = (c0 + (long long)s->chunk + (long long)s->ctx <= s->fed) || (final && c0 < s->fed);
+    if (!ready)
+      break;
+    st = buffered_chunk(s, err);
+  }
+  return st;
 }
 
 vox_status vox_asr_stream_new(const vox_model *model, const vox_asr_params *params, vox_asr_stream **out,
@@ -76,6 +175,8 @@ vox_status vox_asr_stream_new(const vox_model *model, const vox_asr_params *para
     if (!s->fbuf || !s->lbuf || !s->mean || !s->inv_std)
       st = vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
   }
+  if (st == VOX_OK && s->params.buffered_chunk_s > 0)
+    st = buffered_setup(s, err);
   if (st != VOX_OK) {
     vox_asr_stream_free(s);
     return st;
@@ -95,6 +196,8 @@ vox_status vox_asr_stream_set_normalization(vox_asr_stream *s, const float *mean
 
 /* Runs nf feature frames of fbuf through the model and the decoder. */
 static vox_status run_model(vox_asr_stream *s, size_t nf, int final, vox_error *err) {
+  if (s->chunk)
+    return buffered_run(s, nf, final, err);
   if (s->info->features.normalize == VOX_NORMALIZE_PER_FEATURE) {
     if (!s->has_norm)
       return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT,
@@ -190,7 +293,7 @@ vox_status vox_asr_stream_transcribe_file(vox_asr_stream *s, const char *path, c
     vox_audio_close(r);
     return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
   }
-  if (s->info->features.normalize == VOX_NORMALIZE_PER_FEATURE)
+  if (s->info->features.normalize == VOX_NORMALIZE_PER_FEATURE && !s->chunk)
     st = file_stats(s, r, block, err);
   vox_asr_stream_reset(s);
   double total = vox_audio_get_info(r)->duration_s * s->info->sample_rate_hz, done = 0;

@@ -158,9 +158,17 @@ T.check(p.returncode == 0 and finals and " ".join(finals) == offline and
 p = subprocess.run([T.libtool_exec(VP), "live", "-m", stream_nemo, "-i", "-", "--no-partials"], input=open(SAMPLE, "rb").read(),
                    capture_output=True, env=dict(T.env(), LD_LIBRARY_PATH=os.path.join(T.BUILDDIR, "core", ".libs")))
 T.check(p.returncode == 0 and " ".join(p.stdout.decode().split()) == offline, "live --input - (stdin) gives the same words")
-p = vp("live", "-m", tiny, "-i", SAMPLE)
-T.check(p.returncode == 1 and "normalizes features per utterance" in p.stderr, "live refuses a per-utterance model: " +
-        p.stderr.strip()[:100])
+# buffered inference for a per-utterance (per_feature) model: the chunk's outputs of each window
+p = vp("live", "-m", tiny, "-i", SAMPLE, "-f", "json", "--chunk-s", "1.0", "--buffer-s", "3.0", checked=True)
+blines = [json.loads(line) for line in p.stdout.splitlines()]
+bwords = [w for r in blines if r["type"] == "final" for w in r["words"]]
+T.check(p.returncode == 0 and "buffered inference; latency 2000 ms" in p.stderr and bwords and
+        all(a["end"] <= b["start"] + 1e-9 for a, b in zip(bwords, bwords[1:])) and bwords[-1]["end"] <= 5.35,
+        "live with a per_feature model: buffered inference, 2 s latency, ordered words in stream time")
+p = vp("live", "-m", tiny, "-i", SAMPLE, "-f", "json", "--chunk-s", "60", "--buffer-s", "120")
+offline_tiny = json.loads(vp("transcribe", "-m", tiny, "-f", "json", SAMPLE).stdout)["pred_text"]
+T.check(" ".join(json.loads(line)["text"] for line in p.stdout.splitlines() if '"final"' in line) == offline_tiny,
+        "buffered mode with a buffer longer than the audio equals whole-file transcription")
 
 # live capture through PortAudio from an ALSA pcm of type "file" (no microphone needed): the test's
 # own ~/.asoundrc makes the default capture device read the sample as raw 16-bit PCM

@@ -34,6 +34,12 @@ typedef struct vox_asr_params {
   /* Called during vox_asr_stream_transcribe_file with the fraction done (0..1). */
   void (*on_progress)(void *user, double fraction);
   void *user;
+  /* Buffered inference for models trained on whole utterances (per_feature normalization), as
+   * NeMo's FrameBatchASR: every chunk_s seconds the model runs on a buffer_s window around the chunk
+   * (features normalised over the window) and the chunk's outputs are kept. Latency: chunk_s +
+   * (buffer_s - chunk_s) / 2; compute: about buffer_s / chunk_s times offline. 0 (default): off. */
+  double buffered_chunk_s;
+  double buffered_buffer_s;
 } vox_asr_params;
 
 VOX_API vox_asr_params vox_asr_default_params(void);
@@ -56,7 +62,11 @@ VOX_API vox_status vox_asr_stream_finish(vox_asr_stream *s, vox_error *err);
 /* The transcript so far; valid until the next call on the stream. */
 VOX_API void vox_asr_stream_result(vox_asr_stream *s, vox_transcript *out);
 
-/* Resets the stream and recognises a whole file (any format vox_audio reads). */
+/* Algorithmic latency in seconds: the model's look-ahead, or the buffered-mode delay. */
+VOX_API double vox_asr_stream_latency_s(const vox_asr_stream *s);
+
+/* Resets the stream and recognises a whole file (any format vox_audio reads). Unless buffered mode
+ * was asked for, per_feature models get exact whole-file statistics (two passes). */
 VOX_API vox_status vox_asr_stream_transcribe_file(vox_asr_stream *s, const char *path,
                                                   const vox_audio_params *audio, vox_error *err);
 
