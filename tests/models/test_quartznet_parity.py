@@ -62,7 +62,7 @@ for arch, norm in ARCHS:
         outs = {}
         big = arch in ("5x5", "15x5")
         for threads in (1, 2):
-            for chunk in (((16, 100000) if big else (1, 7, 16, 50, 100000)) if threads == 1 else (100000, 7)):
+            for chunk in (((16, 100000) if big else (1, 2, 7, 16, 50, 100000)) if threads == 1 else (100000, 7)):
                 out = os.path.join(d, "out.f32")
                 T.run([T.TOOL, "logits", path, inp, out, str(threads), str(chunk)])
                 outs[(threads, chunk)] = T.read_f32(out).reshape(-1, ref.shape[1])
@@ -83,4 +83,13 @@ for arch, norm in ARCHS:
             sd = float(np.abs(o - whole).max()) if o.shape == whole.shape else float("inf")
             T.check(sd <= 1e-4, "%s / %s: threads %d, chunks of %d frames: max diff to whole input %.1e <= 1e-4"
                     % (arch, name, key[0], key[1], sd))
+# one model, several independent streams in parallel threads (and reused after reset)
+torch.manual_seed(2)
+model = Q.randomize(Q.EncDecCTCModel(Q.model_config("stream", normalize="NA")), seed=12)
+path = os.path.join(d, "stream_par.nemo")
+save_nemo(path, model, model.config_yaml())
+T.write_f32(os.path.join(d, "par.f32"), inputs[0][1])
+p = T.run_checked([T.TOOL, "parallel", path, os.path.join(d, "par.f32"), "4"])
+T.check(p.returncode == 0 and "identical" in p.stdout, "4 streams of one model in parallel threads give the "
+        "single-stream transcript, under valgrind memcheck: " + (p.stdout + p.stderr).strip()[:100])
 T.finish()

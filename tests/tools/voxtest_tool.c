@@ -11,8 +11,10 @@
  *   voxtest_tool tensors CKPT OUT_DIR                 every tensor as OUT_DIR/<name>.f32 (+ .i64),
  *                                                      and a listing on stdout
  *   voxtest_tool audio FILE OUT.f32 [RATE [RAWFMT RAWRATE RAWCH]]  mono samples at RATE (16000)
+ *   voxtest_tool parallel MODEL IN.f32 N              N streams of one model in threads == alone
  *   voxtest_tool config CKPT PATH                     prints one config value
  * Exit 0 on success, 1 with the library's message on stderr on failure. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,6 +249,73 @@ static int cmd_audio(int argc, char **argv) {
   return 0;
 }
 
+/* Several streams of one shared model in parallel threads must each give the single-thread result. */
+typedef struct par_job {
+  const vox_model *m;
+  const float *x;
+  size_t n;
+  char text[65536];
+  int failed;
+} par_job;
+
+static void *par_run(void *arg) {
+  par_job *j = arg;
+  vox_error err = {0};
+  vox_asr_stream *s;
+  if (vox_asr_stream_new(j->m, NULL, &s, &err)) {
+    j->failed = 1;
+    return NULL;
+  }
+  for (int rep = 0; rep < 3 && !j->failed; rep++) { /* reuse after reset too */
+    vox_asr_stream_reset(s);
+    for (size_t i = 0; i < j->n && !j->failed; i += 1600)
+      j->failed |= vox_asr_stream_accept(s, j->x + i, j->n - i < 1600 ? j->n - i : 1600, &err) != VOX_OK;
+    j->failed |= vox_asr_stream_finish(s, &err) != VOX_OK;
+    vox_transcript t;
+    vox_asr_stream_result(s, &t);
+    if (rep == 0)
+      snprintf(j->text, sizeof j->text, "%s", t.text);
+    else if (strcmp(j->text, t.text))
+      j->failed = 1;
+  }
+  vox_asr_stream_free(s);
+  return NULL;
+}
+
+static int cmd_parallel(int argc, char **argv) {
+  if (argc < 5)
+    return 2;
+  vox_error err = {0};
+  vox_model *m;
+  if (vox_model_load(argv[2], NULL, &m, &err))
+    return fail(&err);
+  size_t n;
+  float *x = read_f32(argv[3], &n);
+  int nt = atoi(argv[4]);
+  if (!x || nt < 1 || nt > 64)
+    return 2;
+  par_job *jobs = calloc((size_t)nt + 1, sizeof *jobs);
+  pthread_t th[64];
+  for (int i = 0; i <= nt; i++) {
+    jobs[i].m = m;
+    jobs[i].x = x;
+    jobs[i].n = n;
+  }
+  par_run(&jobs[nt]); /* the reference, alone */
+  for (int i = 0; i < nt; i++)
+    pthread_create(&th[i], NULL, par_run, &jobs[i]);
+  int bad = jobs[nt].failed;
+  for (int i = 0; i < nt; i++) {
+    pthread_join(th[i], NULL);
+    bad |= jobs[i].failed || strcmp(jobs[i].text, jobs[nt].text);
+  }
+  printf("%d streams in parallel: %s\n", nt, bad ? "DIFFERENT" : "identical");
+  free(jobs);
+  free(x);
+  vox_model_free(m);
+  return bad;
+}
+
 static int cmd_config(int argc, char **argv) {
   if (argc < 4)
     return 2;
@@ -271,6 +340,8 @@ int main(int argc, char **argv) {
     return cmd_encoder_stream(argc, argv);
   if (!strcmp(argv[1], "tensors"))
     return cmd_tensors(argc, argv);
+  if (!strcmp(argv[1], "parallel"))
+    return cmd_parallel(argc, argv);
   if (!strcmp(argv[1], "audio"))
     return cmd_audio(argc, argv);
   if (!strcmp(argv[1], "config"))
