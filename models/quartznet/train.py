@@ -117,6 +117,9 @@ def main():
     ap.add_argument("--max-frames", type=int, default=12000, help="feature frames per batch")
     ap.add_argument("--save-minutes", type=float, default=15)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--clean-steps", type=int, default=0,
+                    help="no augmentation (audio or SpecAugment) before this global step: a curriculum that lets "
+                         "CTC leave its all-blank plateau sooner")
     ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "..", "shared"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -174,7 +177,9 @@ def main():
     while not done:
         losses = []
         for bidx in batches(train, a.max_frames, rng):
-            xs = [augment.augment(nrng, audio[train[i]["audio_filepath"]], bank) for i in bidx]
+            clean = step < a.clean_steps
+            xs = [audio[train[i]["audio_filepath"]] if clean else augment.augment(nrng, audio[train[i]["audio_filepath"]], bank)
+                  for i in bidx]
             n = max(len(x) for x in xs)
             xb = torch.zeros(len(xs), n)
             for j, x in enumerate(xs):
@@ -182,7 +187,8 @@ def main():
             xl = torch.tensor([len(x) for x in xs])
             with torch.no_grad():
                 feats, flen = model.preprocessor(xb, xl)
-                feats = spec_augment(feats, flen, rng)
+                if not clean:
+                    feats = spec_augment(feats, flen, rng)
             lp, ln = model(processed_signal=feats, processed_signal_length=flen)
             tg = [torch.tensor([CHAR[c] for c in train[i]["text"] if c in CHAR]) for i in bidx]
             loss = ctc(lp.transpose(0, 1), torch.cat(tg), ln, torch.tensor([len(t) for t in tg]))
