@@ -1,0 +1,504 @@
+/* gstvoxasr.c - voxasr element.
+ *
+ * SECTION:element-voxasr
+ *
+ * Recognises speech in the audio passing through (unchanged) and posts the results on the bus.
+ * Any rate and channel count of F32LE or S16LE interleaved audio is accepted: the element mixes
+ * down and resamples with voxpipe's resampler, so a rate mismatch is never a negotiation error.
+ *
+ * Element message `voxasr`, posted when the text changed (partial, with partial-results=true) and at
+ * every endpoint and at EOS (final):
+ * - `text` (string), `is-final` (boolean)
+ * - `start`, `end` (guint64, stream time in ns of the first word's start and the last word's end)
+ * - `words` (GstValueArray of GstStructure `word` with `word` (string), `start`, `end` (guint64 ns,
+ *   stream time) and `confidence` (double 0..1))
+ *
+ * Example launch line:
+ * |[
+ * gst-launch-1.0 -m filesrc location=talk.wav ! decodebin ! audioconvert ! voxasr ! fakesink
+ * ]|
+ *
+ * Models trained with per-utterance normalization (NVIDIA QuartzNet) run in buffered mode
+ * (chunk-ms / 4 s windows); streaming models run cache-based. The element's latency (reported in
+ * latency queries when upstream is live) is the model's look-ahead or the buffered delay plus
+ * chunk-ms. The text pad (text/x-raw) is not implemented yet.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstvoxasr.h"
+
+#include <gst/audio/audio.h>
+#include <string.h>
+#include <voxpipe/voxpipe.h>
+
+GST_DEBUG_CATEGORY_STATIC (vox_asr_debug);
+#define GST_CAT_DEFAULT vox_asr_debug
+
+#define DEFAULT_MODEL NULL
+#define DEFAULT_THREADS 1
+#define DEFAULT_PARTIAL_RESULTS TRUE
+#define DEFAULT_ENDPOINT_SILENCE_MS 800
+#define DEFAULT_CHUNK_MS 1600
+#define DEFAULT_LATENCY_MS 0
+
+enum
+{
+  PROP_0,
+  PROP_MODEL,
+  PROP_THREADS,
+  PROP_PARTIAL_RESULTS,
+  PROP_ENDPOINT_SILENCE_MS,
+  PROP_CHUNK_MS,
+  PROP_LATENCY,
+};
+
+struct _GstVoxAsr
+{
+  GstBaseTransform parent;
+
+  /* properties */
+  gchar *model_path;
+  gint threads;
+  gboolean partial_results;
+  guint endpoint_silence_ms;
+  guint chunk_ms;
+  guint latency_ms;
+
+  /* state */
+  vox_model *model;
+  vox_asr_stream *stream;
+  vox_resampler *resampler;
+  GstAudioInfo info;
+  gfloat *mono, *resampled;
+  gsize mono_cap, resampled_cap;
+  GstClockTime base_time;       /* stream time of sample 0 of the recognizer */
+  gsize committed;              /* words already posted as final */
+  gsize partial_len;
+};
+
+#define CAPS "audio/x-raw, format = (string) { F32LE, S16LE }, layout = (string) interleaved, " \
+  "rate = (int) [ 1000, 768000 ], channels = (int) [ 1, 256 ]"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS));
+
+#define gst_vox_asr_parent_class parent_class
+G_DEFINE_TYPE (GstVoxAsr, gst_vox_asr, GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE (voxasr, "voxasr", GST_RANK_NONE, GST_TYPE_VOX_ASR);
+
+static const gchar *
+default_model (void)
+{
+  static gchar path[4096];
+  const gchar *dir = g_getenv ("VOXPIPE_DATA_DIR");
+  g_snprintf (path, sizeof path, "%s/models/quartznet-stream-en.nemo",
+      dir && *dir ? dir : VOX_DATA_DIR);
+  return path;
+}
+
+static void
+gst_vox_asr_set_property (GObject * object, guint prop_id, const GValue * value,
+    GParamSpec * pspec)
+{
+  GstVoxAsr *self = GST_VOX_ASR (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_free (self->model_path);
+      self->model_path = g_value_dup_string (value);
+      break;
+    case PROP_THREADS:
+      self->threads = g_value_get_int (value);
+      break;
+    case PROP_PARTIAL_RESULTS:
+      self->partial_results = g_value_get_boolean (value);
+      break;
+    case PROP_ENDPOINT_SILENCE_MS:
+      self->endpoint_silence_ms = g_value_get_uint (value);
+      break;
+    case PROP_CHUNK_MS:
+      self->chunk_ms = g_value_get_uint (value);
+      break;
+    case PROP_LATENCY:
+      self->latency_ms = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_vox_asr_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstVoxAsr *self = GST_VOX_ASR (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_value_set_string (value, self->model_path);
+      break;
+    case PROP_THREADS:
+      g_value_set_int (value, self->threads);
+      break;
+    case PROP_PARTIAL_RESULTS:
+      g_value_set_boolean (value, self->partial_results);
+      break;
+    case PROP_ENDPOINT_SILENCE_MS:
+      g_value_set_uint (value, self->endpoint_silence_ms);
+      break;
+    case PROP_CHUNK_MS:
+      g_value_set_uint (value, self->chunk_ms);
+      break;
+    case PROP_LATENCY:
+      g_value_set_uint (value, self->latency_ms);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+release (GstVoxAsr * self)
+{
+  vox_asr_stream_free (self->stream);
+  self->stream = NULL;
+  vox_model_free (self->model);
+  self->model = NULL;
+  vox_resampler_free (self->resampler);
+  self->resampler = NULL;
+  g_free (self->mono);
+  g_free (self->resampled);
+  self->mono = self->resampled = NULL;
+  self->mono_cap = self->resampled_cap = 0;
+}
+
+static gboolean
+gst_vox_asr_start (GstBaseTransform * trans)
+{
+  GstVoxAsr *self = GST_VOX_ASR (trans);
+  vox_error err = { 0 };
+  vox_model_params mp = vox_model_default_params ();
+  const gchar *path = self->model_path ? self->model_path : default_model ();
+
+  mp.threads = self->threads;
+  if (vox_model_load (path, &mp, &self->model, &err) != VOX_OK) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("Could not load the speech model \"%s\".", path), ("%s", err.message));
+    return FALSE;
+  }
+  const vox_model_info *info = vox_model_get_info (self->model);
+  vox_asr_params ap = vox_asr_default_params ();
+  if (info->full_context) {
+    ap.buffered_chunk_s = self->chunk_ms / 1000.0;
+    ap.buffered_buffer_s = MAX (4.0, ap.buffered_chunk_s);
+  }
+  if (vox_asr_stream_new (self->model, &ap, &self->stream, &err) != VOX_OK) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("\"%s\" cannot be used for speech recognition.", path), ("%s",
+            err.message));
+    release (self);
+    return FALSE;
+  }
+  self->base_time = GST_CLOCK_TIME_NONE;
+  self->committed = self->partial_len = 0;
+  return TRUE;
+}
+
+static gboolean
+gst_vox_asr_stop (GstBaseTransform * trans)
+{
+  release (GST_VOX_ASR (trans));
+  return TRUE;
+}
+
+static gboolean
+gst_vox_asr_set_caps (GstBaseTransform * trans, GstCaps * incaps,
+    GstCaps * outcaps)
+{
+  GstVoxAsr *self = GST_VOX_ASR (trans);
+  vox_error err = { 0 };
+
+  if (!gst_audio_info_from_caps (&self->info, incaps)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, (NULL),
+        ("invalid audio caps %" GST_PTR_FORMAT, incaps));
+    return FALSE;
+  }
+  vox_resampler_free (self->resampler);
+  self->resampler = NULL;
+  int model_rate = vox_model_get_info (self->model)->sample_rate_hz;
+  if (GST_AUDIO_INFO_RATE (&self->info) != model_rate
+      && vox_resampler_new (GST_AUDIO_INFO_RATE (&self->info), model_rate,
+          &self->resampler, &err) != VOX_OK) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Cannot convert %d Hz audio to the model's %d Hz.",
+            GST_AUDIO_INFO_RATE (&self->info), model_rate), ("%s", err.message));
+    return FALSE;
+  }
+  gst_base_transform_set_passthrough (trans, TRUE);
+  return TRUE;
+}
+
+static GstStructure *
+words_structure (GstVoxAsr * self, const vox_transcript * t, gsize from,
+    gboolean final)
+{
+  GValue words = G_VALUE_INIT;
+  GString *text = g_string_new (NULL);
+
+  gst_value_array_init (&words, t->n_words - from);
+  for (gsize i = from; i < t->n_words; i++) {
+    GValue v = G_VALUE_INIT;
+    GstClockTime s = self->base_time + (GstClockTime) (t->words[i].start_s * GST_SECOND);
+    GstClockTime e = self->base_time + (GstClockTime) (t->words[i].end_s * GST_SECOND);
+    GstStructure *w = gst_structure_new ("word", "word", G_TYPE_STRING,
+        t->words[i].text, "start", G_TYPE_UINT64, s, "end", G_TYPE_UINT64, e,
+        "confidence", G_TYPE_DOUBLE, (gdouble) t->words[i].confidence, NULL);
+    g_value_init (&v, GST_TYPE_STRUCTURE);
+    gst_value_set_structure (&v, w);
+    gst_structure_free (w);
+    gst_value_array_append_and_take_value (&words, &v);
+    g_string_append_printf (text, "%s%s", i > from ? " " : "", t->words[i].text);
+  }
+  GstStructure *st = gst_structure_new ("voxasr", "text", G_TYPE_STRING,
+      text->str, "is-final", G_TYPE_BOOLEAN, final,
+      "start", G_TYPE_UINT64,
+      self->base_time + (GstClockTime) (t->words[from].start_s * GST_SECOND),
+      "end", G_TYPE_UINT64,
+      self->base_time + (GstClockTime) (t->words[t->n_words - 1].end_s * GST_SECOND), NULL);
+  gst_structure_take_value (st, "words", &words);
+  g_string_free (text, TRUE);
+  return st;
+}
+
+/* Posts a final for the pending words at an endpoint (or when flushing), else a changed partial. */
+static void
+post_results (GstVoxAsr * self, gboolean flush)
+{
+  vox_transcript t;
+
+  vox_asr_stream_result (self->stream, &t);
+  if (t.n_words <= self->committed)
+    return;
+  gdouble silence = t.duration_s - t.words[t.n_words - 1].end_s;
+  gboolean final = flush || silence * 1000.0 >= self->endpoint_silence_ms;
+  gsize len = strlen (t.text);
+  if (!final && (!self->partial_results || len == self->partial_len))
+    return;
+  GstStructure *st = words_structure (self, &t, self->committed, final);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), st));
+  if (final) {
+    self->committed = t.n_words;
+    self->partial_len = 0;
+  } else {
+    self->partial_len = len;
+  }
+}
+
+static gboolean
+ensure (gfloat ** buf, gsize * cap, gsize n)
+{
+  if (n <= *cap)
+    return TRUE;
+  *buf = g_realloc_n (*buf, n, sizeof (gfloat));
+  *cap = n;
+  return *buf != NULL;
+}
+
+static GstFlowReturn
+gst_vox_asr_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+{
+  GstVoxAsr *self = GST_VOX_ASR (trans);
+  GstMapInfo map;
+  vox_error err = { 0 };
+  int ch = GST_AUDIO_INFO_CHANNELS (&self->info);
+  gboolean s16 = GST_AUDIO_INFO_FORMAT (&self->info) == GST_AUDIO_FORMAT_S16LE;
+
+  if (!self->stream)
+    return GST_FLOW_NOT_NEGOTIATED;
+  if (!GST_CLOCK_TIME_IS_VALID (self->base_time)) {
+    GstClockTime pts = GST_BUFFER_PTS (buf);
+    self->base_time = GST_CLOCK_TIME_IS_VALID (pts)
+        ? gst_segment_to_stream_time (&trans->segment, GST_FORMAT_TIME, pts) : 0;
+    if (!GST_CLOCK_TIME_IS_VALID (self->base_time))
+      self->base_time = 0;
+  }
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+    return GST_FLOW_ERROR;
+  gsize frames = map.size / GST_AUDIO_INFO_BPF (&self->info);
+  ensure (&self->mono, &self->mono_cap, frames);
+  for (gsize i = 0; i < frames; i++) {
+    gfloat s = 0;
+    for (int c = 0; c < ch; c++)
+      s += s16 ? ((const gint16 *) map.data)[i * ch + c] / 32768.0f
+          : ((const gfloat *) map.data)[i * ch + c];
+    self->mono[i] = s / ch;
+  }
+  gst_buffer_unmap (buf, &map);
+  const gfloat *samples = self->mono;
+  gsize n = frames;
+  if (self->resampler) {
+    gsize used, out;
+    ensure (&self->resampled, &self->resampled_cap,
+        vox_resampler_max_output (self->resampler, frames));
+    if (vox_resampler_process (self->resampler, self->mono, frames, &used,
+            self->resampled, self->resampled_cap, &out, 0, &err) != VOX_OK) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL), ("%s", err.message));
+      return GST_FLOW_ERROR;
+    }
+    samples = self->resampled;
+    n = out;
+  }
+  if (vox_asr_stream_accept (self->stream, samples, n, &err) != VOX_OK) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Speech recognition failed."),
+        ("%s", err.message));
+    return GST_FLOW_ERROR;
+  }
+  post_results (self, FALSE);
+  return GST_FLOW_OK;
+}
+
+static gboolean
+gst_vox_asr_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstVoxAsr *self = GST_VOX_ASR (trans);
+  vox_error err = { 0 };
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_EOS:
+      if (self->stream) {
+        if (vox_asr_stream_finish (self->stream, &err) != VOX_OK)
+          GST_ELEMENT_WARNING (self, STREAM, FAILED, (NULL), ("%s", err.message));
+        post_results (self, TRUE);
+      }
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      if (self->stream) {
+        vox_asr_stream_reset (self->stream);
+        if (self->resampler)
+          vox_resampler_reset (self->resampler);
+      }
+      self->base_time = GST_CLOCK_TIME_NONE;
+      self->committed = self->partial_len = 0;
+      break;
+    default:
+      break;
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
+}
+
+static gboolean
+gst_vox_asr_query (GstBaseTransform * trans, GstPadDirection direction,
+    GstQuery * query)
+{
+  GstVoxAsr *self = GST_VOX_ASR (trans);
+  gboolean ret = GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans,
+      direction, query);
+
+  if (ret && direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    gboolean live;
+    GstClockTime min, max;
+    gst_query_parse_latency (query, &live, &min, &max);
+    if (live) {
+      GstClockTime own = self->latency_ms * GST_MSECOND;
+      if (self->stream)
+        own += (GstClockTime) (vox_asr_stream_latency_s (self->stream) * GST_SECOND);
+      min += own;
+      if (GST_CLOCK_TIME_IS_VALID (max))
+        max += own;
+      gst_query_set_latency (query, live, min, max);
+    }
+  }
+  return ret;
+}
+
+static void
+gst_vox_asr_finalize (GObject * object)
+{
+  GstVoxAsr *self = GST_VOX_ASR (object);
+
+  release (self);
+  g_free (self->model_path);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_vox_asr_class_init (GstVoxAsrClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (vox_asr_debug, "voxasr", 0, "voxpipe speech recognition");
+  gobject_class->set_property = gst_vox_asr_set_property;
+  gobject_class->get_property = gst_vox_asr_get_property;
+  gobject_class->finalize = gst_vox_asr_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model",
+          "Path of the .nemo or PyTorch checkpoint (default: the bundled English model)",
+          DEFAULT_MODEL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_int ("threads", "Threads", "Worker threads of the recognizer",
+          1, 64, DEFAULT_THREADS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_PARTIAL_RESULTS,
+      g_param_spec_boolean ("partial-results", "Partial results",
+          "Post partial (is-final=false) messages whenever the text changes",
+          DEFAULT_PARTIAL_RESULTS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_ENDPOINT_SILENCE_MS,
+      g_param_spec_uint ("endpoint-silence-ms", "Endpoint silence",
+          "Milliseconds without a new word that end an utterance (final result)",
+          50, 60000, DEFAULT_ENDPOINT_SILENCE_MS, G_PARAM_READWRITE |
+          G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_CHUNK_MS,
+      g_param_spec_uint ("chunk-ms", "Chunk",
+          "Milliseconds per chunk in buffered mode (models with per-utterance normalization)",
+          100, 60000, DEFAULT_CHUNK_MS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_LATENCY,
+      g_param_spec_uint ("latency", "Latency",
+          "Extra milliseconds of processing budget added to the reported latency "
+          "(transcriberbin sets it)", 0, G_MAXUINT, DEFAULT_LATENCY_MS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "voxpipe speech recognition",
+      "Filter/Analyzer/Audio",
+      "Speech to text with NeMo-style CTC models; audio passes through, results are "
+      "posted as 'voxasr' element messages", "voxpipe developers");
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_vox_asr_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_vox_asr_stop);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_vox_asr_set_caps);
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_vox_asr_transform_ip);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_vox_asr_sink_event);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_vox_asr_query);
+  trans_class->passthrough_on_same_caps = TRUE;
+  trans_class->transform_ip_on_passthrough = TRUE;
+}
+
+static void
+gst_vox_asr_init (GstVoxAsr * self)
+{
+  self->threads = DEFAULT_THREADS;
+  self->partial_results = DEFAULT_PARTIAL_RESULTS;
+  self->endpoint_silence_ms = DEFAULT_ENDPOINT_SILENCE_MS;
+  self->chunk_ms = DEFAULT_CHUNK_MS;
+  self->latency_ms = DEFAULT_LATENCY_MS;
+  self->base_time = GST_CLOCK_TIME_NONE;
+  gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), TRUE);
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/python3
+"""voxasr GStreamer element through gst-launch-1.0: inspection, any rate/channels in, results as
+`voxasr` element messages equal to `voxpipe transcribe`, EOS flush, clean errors for bad models.
+Skips when the plugin was not built (no GStreamer development files)."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import testlib as T  # noqa: E402
+
+plugin = os.path.join(T.BUILDDIR, "plugins", ".libs", "libgstvoxpipe.so")
+if not os.path.exists(plugin) or not shutil.which("gst-launch-1.0"):
+    print("SKIP: GStreamer plugin not built or gst-launch-1.0 missing (gstreamer1.0-tools)")
+    sys.exit(T.SKIP)
+T.need_torch()
+import torch  # noqa: E402
+import quartznet as Q  # noqa: E402
+from nemo_conv import save_nemo  # noqa: E402
+
+d = T.tmpdir()
+env = dict(T.env(), GST_PLUGIN_PATH=os.path.dirname(plugin), GST_REGISTRY=os.path.join(d, "registry.bin"))
+SAMPLE = os.path.join(T.SRCDIR, "share", "samples", "sample-en.wav")
+
+
+def gst(*args, timeout=120):
+    return subprocess.run(["gst-launch-1.0"] + list(args), capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def messages(out):
+    """voxasr element messages printed by gst-launch-1.0 -m: (text, is_final, start, end)."""
+    res = []
+    for line in out.splitlines():
+        if "(element): voxasr," not in line:
+            continue
+        m = re.search(r'text=\(string\)(?:"((?:[^"\\]|\\.)*)"|([^,]*))', line)
+        text = (m.group(1) if m.group(1) is not None else m.group(2)) if m else ""
+        text = re.sub(r"\\(.)", r"\1", text)
+        final = "is-final=(boolean)true" in line
+        start = int(re.search(r"start=\(guint64\)(\d+)", line).group(1))
+        end = int(re.search(r"end=\(guint64\)(\d+)", line).group(1))
+        res.append((text, final, start, end))
+    return res
+
+
+p = subprocess.run(["gst-inspect-1.0", "voxasr"], capture_output=True, text=True, env=env)
+T.check(p.returncode == 0 and all(k in p.stdout for k in ("model", "partial-results", "endpoint-silence-ms",
+                                                          "chunk-ms", "latency", "threads", "S16LE")),
+        "gst-inspect-1.0 voxasr: documented properties and caps")
+
+torch.manual_seed(0)
+model = Q.randomize(Q.EncDecCTCModel(Q.model_config("tiny", normalize="NA")), seed=6)
+nemo = os.path.join(d, "tiny_stream.nemo")
+save_nemo(nemo, model, model.config_yaml())
+offline = json.loads(T.run([T.VOXPIPE, "transcribe", "-m", nemo, "-f", "json", SAMPLE]).stdout)["pred_text"]
+
+p = gst("-m", "filesrc", "location=" + SAMPLE, "!", "decodebin", "!", "audioconvert", "!", "voxasr", "model=" + nemo,
+        "endpoint-silence-ms=300", "!", "fakesink")
+msgs = messages(p.stdout)
+finals = [m for m in msgs if m[1]]
+T.check(p.returncode == 0 and finals and " ".join(m[0] for m in finals) == offline,
+        "filesrc ! decodebin ! audioconvert ! voxasr ! fakesink: %d final + %d partial messages, finals equal "
+        "`voxpipe transcribe`" % (len(finals), len(msgs) - len(finals)))
+T.check(all(m[2] <= m[3] <= 5.4e9 for m in msgs) and all(a[3] <= b[2] for a, b in zip(finals, finals[1:])),
+        "message start/end are ordered stream times within the file")
+
+p = gst("-m", "filesrc", "location=" + SAMPLE, "!", "decodebin", "!", "audioconvert", "!", "audioresample", "!",
+        "audio/x-raw,rate=44100,channels=2,format=S16LE", "!", "voxasr", "model=" + nemo, "partial-results=false",
+        "!", "fakesink")
+msgs = messages(p.stdout)
+T.check(p.returncode == 0 and msgs and all(m[1] for m in msgs),
+        "44.1 kHz stereo S16LE accepted (mixed down and resampled inside), finals only with partial-results=false")
+
+p = gst("audiotestsrc", "num-buffers=10", "!", "voxasr", "model=" + os.path.join(d, "nope.nemo"), "!", "fakesink")
+T.check(p.returncode != 0 and "Could not load the speech model" in p.stdout + p.stderr and "nope.nemo" in p.stdout + p.stderr,
+        "missing model: GStreamer error naming the file")
+p = gst("audiotestsrc", "num-buffers=10", "!", "voxasr", "model=" + SAMPLE, "!", "fakesink")
+T.check(p.returncode != 0 and "neither a .nemo archive" in p.stdout + p.stderr, "an audio file given as model: error")
+p = gst("videotestsrc", "num-buffers=2", "!", "voxasr", "model=" + nemo, "!", "fakesink")
+T.check(p.returncode != 0, "video caps refused at negotiation")
+T.finish()
