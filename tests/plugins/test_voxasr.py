@@ -81,4 +81,17 @@ p = gst("audiotestsrc", "num-buffers=10", "!", "voxasr", "model=" + SAMPLE, "!",
 T.check(p.returncode != 0 and "neither a .nemo archive" in p.stdout + p.stderr, "an audio file given as model: error")
 p = gst("videotestsrc", "num-buffers=2", "!", "voxasr", "model=" + nemo, "!", "fakesink")
 T.check(p.returncode != 0, "video caps refused at negotiation")
+harness = os.path.join(T.BUILDDIR, "tests", "voxasr_harness")
+if os.path.exists(harness):
+    import scipy.io.wavfile
+    import numpy as np
+    rate, x = scipy.io.wavfile.read(SAMPLE)
+    f32 = os.path.join(d, "sample.f32")
+    (x.astype(np.float32) / 32768.0).tofile(f32)
+    p = subprocess.run([harness, nemo, f32, "1000"], capture_output=True, text=True, env=env, timeout=600)
+    print(p.stdout, end="")
+    T.check(p.returncode == 0, "GstHarness checks (pass-through, messages, EOS, flush, timestamps, latency, "
+            "parallel pipelines, 1000 state cycles): exit %d %s" % (p.returncode, p.stderr.strip()[-200:]))
+else:
+    print("skip: GstHarness checks (gstreamer-check-1.0 not found at configure time)")
 T.finish()
