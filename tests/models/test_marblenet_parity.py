@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""MarbleNet / MatchboxNet plugin vs the PyTorch definition (models/marblenet/marblenet.py, NeMo's keys
+and its torchaudio MFCC front end): class probabilities within 1e-4 on random-weight models, whole input
+and streamed in chunks."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import testlib as T  # noqa: E402
+
+T.need_torch()
+import numpy as np  # noqa: E402
+import scipy.io.wavfile  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+sys.path.insert(0, os.path.join(T.SRCDIR, "models", "marblenet"))
+import marblenet as M  # noqa: E402
+from nemo_conv import save_nemo  # noqa: E402
+
+d = T.tmpdir()
+rate, x = scipy.io.wavfile.read(os.path.join(T.SRCDIR, "share", "samples", "sample-en.wav"))
+speech = x.astype(np.float32) / 32768.0
+rng = np.random.default_rng(4)
+clips = [("speech 0.63 s", speech[8000:8000 + 10080]), ("speech 1 s", speech[20000:36000]),
+         ("noise 0.8 s", (0.05 * rng.standard_normal(12800)).astype(np.float32)),
+         ("speech 2.3 s odd length", speech[3000:3000 + 36789])]
+
+for arch in ("marblenet", "matchboxnet"):
+    torch.manual_seed(3)
+    model = M.EncDecClassificationModel(M.model_config(arch))
+    with torch.no_grad():  # BN statistics from the clips' features, scales < 1 (see quartznet.randomize)
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm1d):
+                m.momentum = None
+                m.reset_running_stats()
+                m.weight.uniform_(0.6, 0.9)
+                m.bias.uniform_(-0.1, 0.1)
+        model.train()
+        for _, c in clips:
+            model(torch.from_numpy(c)[None], torch.tensor([len(c)]))
+        model.eval()
+    path = os.path.join(d, arch + ".nemo")
+    save_nemo(path, model, model.config_yaml())
+    ref_model = model.double()
+    for name, c in clips:
+        with torch.no_grad():
+            ref = torch.softmax(ref_model(torch.from_numpy(c.astype(np.float64))[None], torch.tensor([len(c)])), -1)[0].numpy()
+        inp = os.path.join(d, "in.f32")
+        T.write_f32(inp, c)
+        for chunk in (100000, 7):
+            out = os.path.join(d, "out.f32")
+            p = T.run([T.TOOL, "logits", path, inp, out, "1", str(chunk)], check=False)
+            if p.returncode:
+                T.check(False, "%s / %s: run (%s)" % (arch, name, p.stderr.strip()))
+                continue
+            logits = T.read_f32(out)
+            prob = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+            diff = float(np.abs(prob - ref).max()) if prob.shape == ref.shape else float("inf")
+            T.check(diff <= 1e-4, "%s / %s / chunks of %d frames: max |p - PyTorch| = %.1e <= 1e-4 (%d classes)"
+                    % (arch, name, chunk, diff, len(ref)))
+p = T.run([T.VOXPIPE, "info", path], check=False)
+T.check(p.returncode == 0 and "marblenet" in p.stdout and "classification" in p.stdout, "voxpipe info on MatchboxNet")
+T.finish()
