@@ -12,6 +12,9 @@
  *                                                      and a listing on stdout
  *   voxtest_tool audio FILE OUT.f32 [RATE [RAWFMT RAWRATE RAWCH]]  mono samples at RATE (16000)
  *   voxtest_tool parallel MODEL IN.f32 N              N streams of one model in threads == alone
+ *   voxtest_tool vad PROBS.f32 FRAME_S ONSET OFFSET PAD_ON PAD_OFF MIN_ON MIN_OFF FILTER_FIRST
+ *                                                      speech segments, one "start end" line each
+ *   voxtest_tool vad-smooth WIN.f32 OUT.f32 WINDOW SHIFT MEDIAN   window -> frame probabilities
  *   voxtest_tool config CKPT PATH                     prints one config value
  * Exit 0 on success, 1 with the library's message on stderr on failure. */
 #include <pthread.h>
@@ -316,6 +319,48 @@ static int cmd_parallel(int argc, char **argv) {
   return bad;
 }
 
+static int cmd_vad(int argc, char **argv) {
+  if (argc < 11)
+    return 2;
+  size_t n;
+  float *p = read_f32(argv[2], &n);
+  if (!p)
+    return 1;
+  vox_vad_params q = {atof(argv[4]), atof(argv[5]), atof(argv[6]), atof(argv[7]), atof(argv[8]), atof(argv[9]),
+                      atoi(argv[10])};
+  vox_segment *seg;
+  size_t ns;
+  vox_error err = {0};
+  if (vox_vad_segments(p, n, atof(argv[3]), &q, &seg, &ns, &err))
+    return fail(&err);
+  for (size_t i = 0; i < ns; i++)
+    printf("%.6f %.6f\n", seg[i].start_s, seg[i].end_s);
+  free(seg);
+  free(p);
+  return 0;
+}
+
+static int cmd_vad_smooth(int argc, char **argv) {
+  if (argc < 7)
+    return 2;
+  size_t n;
+  float *p = read_f32(argv[2], &n);
+  size_t window = (size_t)atol(argv[4]), shift = (size_t)atol(argv[5]);
+  if (!p || !n || !shift)
+    return 1;
+  size_t nf = (n - 1) * shift + window;
+  float *out = malloc(nf * sizeof *out);
+  vox_error err = {0};
+  if (vox_vad_smooth(p, n, window, shift, atoi(argv[6]), out, nf, &err))
+    return fail(&err);
+  FILE *f = fopen(argv[3], "wb");
+  fwrite(out, sizeof(float), nf, f);
+  fclose(f);
+  free(out);
+  free(p);
+  return 0;
+}
+
 static int cmd_config(int argc, char **argv) {
   if (argc < 4)
     return 2;
@@ -340,6 +385,10 @@ int main(int argc, char **argv) {
     return cmd_encoder_stream(argc, argv);
   if (!strcmp(argv[1], "tensors"))
     return cmd_tensors(argc, argv);
+  if (!strcmp(argv[1], "vad"))
+    return cmd_vad(argc, argv);
+  if (!strcmp(argv[1], "vad-smooth"))
+    return cmd_vad_smooth(argc, argv);
   if (!strcmp(argv[1], "parallel"))
     return cmd_parallel(argc, argv);
   if (!strcmp(argv[1], "audio"))

@@ -24,6 +24,7 @@
 #include "voxpipe/vox_features.h"
 #include "voxpipe/vox_model.h"
 #include "voxpipe/vox_model_plugin.h"
+#include "voxpipe/vox_vad.h"
 
 #define VOXPIPE_VERSION "0.1.0"
 

@@ -1,0 +1,87 @@
+#!/usr/bin/python3
+"""VAD post-processing vs a straightforward Python statement of NeMo's rules (hysteresis, padding,
+min durations in both orders, overlap smoothing by mean and median) on hand-made and random
+probability sequences; bad parameters rejected."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import testlib as T  # noqa: E402
+import numpy as np  # noqa: E402
+
+d = T.tmpdir()
+
+
+def ref_segments(p, fs, onset, offset, pad_on, pad_off, min_on, min_off, speech_first):
+    segs, speech, start = [], False, 0.0
+    for i, v in enumerate(p):
+        if not speech and v >= onset:
+            speech, start = True, i * fs
+        elif speech and v < offset:
+            speech = False
+            segs.append([start, i * fs])
+    if speech:
+        segs.append([start, len(p) * fs])
+    total = len(p) * fs
+    segs = [[max(0.0, s - pad_on), min(total, e + pad_off)] for s, e in segs]
+
+    def fill(segs, gap):
+        out = []
+        for s, e in segs:
+            if out and s - out[-1][1] < gap:
+                out[-1][1] = max(out[-1][1], e)
+            else:
+                out.append([s, e])
+        return out
+
+    def drop(segs):
+        return [x for x in segs if x[1] - x[0] >= min_on]
+    segs = fill(segs, 0.0)
+    return fill(drop(segs), min_off) if speech_first else drop(fill(segs, min_off))
+
+
+def ours(p, *args):
+    path = os.path.join(d, "p.f32")
+    T.write_f32(path, p)
+    r = T.run_checked([T.TOOL, "vad", path] + [str(a) for a in args])
+    if r.returncode:
+        return None, r.stderr.strip()
+    return [[float(v) for v in line.split()] for line in r.stdout.splitlines()], ""
+
+
+cases = [
+    ("one burst", [0.1] * 20 + [0.9] * 30 + [0.1] * 20, (0.01, 0.5, 0.5, 0, 0, 0, 0, 1)),
+    ("hysteresis keeps a dip above offset", [0.1] * 10 + [0.8] * 10 + [0.4] * 5 + [0.8] * 10 + [0.1] * 10,
+     (0.01, 0.7, 0.3, 0, 0, 0, 0, 1)),
+    ("padding and a short gap filled", [0.9] * 20 + [0.0] * 8 + [0.9] * 20 + [0.0] * 30,
+     (0.01, 0.5, 0.5, 0.05, 0.02, 0, 0.1, 1)),
+    ("short speech dropped", [0.0] * 10 + [0.9] * 3 + [0.0] * 10 + [0.9] * 40, (0.01, 0.5, 0.5, 0, 0, 0.1, 0, 1)),
+    ("speech at the end", [0.0] * 10 + [0.9] * 10, (0.02, 0.5, 0.5, 0.1, 0.3, 0, 0, 0)),
+]
+rng = np.random.default_rng(5)
+for k in range(12):
+    walk = np.clip(np.cumsum(rng.normal(0, 0.15, 300)) % 1.0, 0, 1)
+    cases.append(("random walk %d" % k, list(walk), (0.01, rng.uniform(0.3, 0.8), rng.uniform(0.2, 0.5),
+                                                    rng.uniform(0, 0.1), rng.uniform(0, 0.1), rng.uniform(0, 0.2),
+                                                    rng.uniform(0, 0.2), int(rng.integers(2)))))
+for name, p, args in cases:
+    p = np.asarray(p, np.float32)
+    got, err = ours(p, *args)
+    want = ref_segments(p, *args)
+    ok = got is not None and len(got) == len(want) and all(abs(a - b) < 1e-5 for g, w in zip(got, want)
+                                                           for a, b in zip(g, w))
+    T.check(ok, "%s: %d segments as NeMo's rules give %s" % (name, len(want), err))
+got, err = ours(np.zeros(10, np.float32), 0.01, 1.5, 0.5, 0, 0, 0, 0, 1)
+T.check(got is None and "out of range" in err, "onset 1.5 refused: " + err)
+
+win = rng.uniform(0, 1, 40).astype(np.float32)
+T.write_f32(os.path.join(d, "w.f32"), win)
+for median in (0, 1):
+    T.run([T.TOOL, "vad-smooth", os.path.join(d, "w.f32"), os.path.join(d, "f.f32"), "63", "10", str(median)])
+    got = T.read_f32(os.path.join(d, "f.f32"))
+    nf = 39 * 10 + 63
+    want = np.array([(np.median if median else np.mean)([win[i] for i in range(40) if i * 10 <= f < i * 10 + 63])
+                     for f in range(nf)], np.float32)
+    T.check(got.shape == want.shape and np.abs(got - want).max() < 1e-6,
+            "overlap smoothing (%s) of 40 windows of 63 frames shifted by 10" % ("median" if median else "mean"))
+T.finish()
