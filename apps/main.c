@@ -12,6 +12,7 @@ static void usage(FILE *f) {
           "commands:\n"
           "  transcribe FILE...   speech to text with a CTC model (default: the bundled English model)\n"
           "  live --input FILE|-  streaming recognition: partial and final results as audio arrives\n"
+          "  vad FILE...          speech segments (text, JSON, RTTM, TSV) with a MarbleNet-style model\n"
           "  info MODEL           architecture, features, labels, parameters and tensors of a model file\n"
           "  plugins              the model plugins found and where\n"
           "  bench                features and model throughput (see also `make bench`)\n"
@@ -38,6 +39,8 @@ int main(int argc, char **argv) {
     return cmd_info(argc - 1, argv + 1);
   if (!strcmp(cmd, "transcribe"))
     return cmd_transcribe(argc - 1, argv + 1);
+  if (!strcmp(cmd, "vad"))
+    return cmd_vad(argc - 1, argv + 1);
   if (!strcmp(cmd, "live"))
     return cmd_live(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench"))

@@ -2,6 +2,7 @@
 """MarbleNet / MatchboxNet plugin vs the PyTorch definition (models/marblenet/marblenet.py, NeMo's keys
 and its torchaudio MFCC front end): class probabilities within 1e-4 on random-weight models, whole input
 and streamed in chunks."""
+import json
 import os
 import sys
 
@@ -61,4 +62,27 @@ for arch in ("marblenet", "matchboxnet"):
                     % (arch, name, chunk, diff, len(ref)))
 p = T.run([T.VOXPIPE, "info", path], check=False)
 T.check(p.returncode == 0 and "marblenet" in p.stdout and "classification" in p.stdout, "voxpipe info on MatchboxNet")
+# voxpipe vad end to end: a MarbleNet whose decoder bias says "speech" everywhere gives one segment over
+# the whole file in every format; one that says "background" gives none
+SAMPLE = os.path.join(T.SRCDIR, "share", "samples", "sample-en.wav")
+for bias, expect in ((10.0, 1), (-10.0, 0)):
+    torch.manual_seed(3)
+    vm = M.EncDecClassificationModel(M.model_config("marblenet")).eval()
+    with torch.no_grad():
+        vm.decoder.decoder_layers[0].weight.zero_()
+        vm.decoder.decoder_layers[0].bias.copy_(torch.tensor([0.0, bias]))
+    vpath = os.path.join(d, "vad%d.nemo" % expect)
+    save_nemo(vpath, vm, vm.config_yaml())
+    outs = {f: (T.run_checked if f == "json" else lambda a: T.run(a, check=False))(
+        [T.VOXPIPE, "vad", "-m", vpath, "-f", f, SAMPLE] + (["--shift-ms", "40"] if f == "json" else []))
+        for f in ("text", "json", "rttm", "tsv")}
+    ok = all(p.returncode == 0 for p in outs.values())
+    segs = [line.split() for line in outs["text"].stdout.splitlines()]
+    ok = ok and len(segs) == expect and (not expect or (float(segs[0][0]) == 0.0 and abs(float(segs[0][1]) - 5.32) < 0.02))
+    ok = ok and len(json.loads(outs["json"].stdout)["segments"]) == expect
+    ok = ok and all(line.startswith("SPEAKER sample-en 1 0.000 ") and line.endswith("speech <NA> <NA>")
+                    for line in outs["rttm"].stdout.splitlines()) and len(outs["rttm"].stdout.splitlines()) == expect
+    T.check(ok, "voxpipe vad (text/json/rttm/tsv; json under valgrind): %d segment(s) as the model says" % expect)
+p = T.run([T.VOXPIPE, "vad", "-m", path, SAMPLE], check=False)
+T.check(p.returncode == 1 and "not a VAD model" in p.stderr, "a command model given to vad: clean error")
 T.finish()
