@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "voxpipe/vox_features.h"
+#include "../common/encoder_run.h"
 #include "voxpipe/vox_conv_encoder.h"
 #include "voxpipe/vox_model_plugin.h"
 
@@ -211,18 +212,8 @@ static vox_status qn_stream_process(void *p, const float *in, size_t in_stride, 
   qn_stream *s = p;
   const qn_model *m = s->m;
   *n_out = 0;
-  /* the encoder output buffer is sized once for the largest call seen (first call in practice) */
-  size_t need = vox_conv_encoder_stream_max_output(s->es, n_in);
-  if (need > s->cap) {
-    float *b = realloc(s->enc_out, sizeof(float) * (size_t)m->feat * need);
-    if (!b)
-      return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
-    s->enc_out = b;
-    s->cap = need;
-  }
   size_t ne;
-  vox_status st = vox_conv_encoder_stream_process(s->es, in, in_stride, n_in, final, s->enc_out, s->cap, s->cap, &ne,
-                                                  err);
+  vox_status st = vox_plugin_encode(s->es, m->feat, &s->enc_out, &s->cap, in, in_stride, n_in, final, &ne, err);
   if (st != VOX_OK)
     return st;
   if (ne > out_cap)
