@@ -14,7 +14,8 @@
 
 const char *cli_default_model(const char *kind) {
   static char path[4096];
-  const char *file = !strcmp(kind, "asr") ? "quartznet-stream-en.nemo" : !strcmp(kind, "vad") ? "marblenet-vad.nemo" : kind;
+  const char *file = !strcmp(kind, "asr") ? "quartznet-stream-en.nemo" : !strcmp(kind, "vad") ? "marblenet-vad.nemo"
+                     : !strcmp(kind, "commands") ? "matchboxnet-commands.nemo" : kind;
   const char *dir = getenv("VOXPIPE_DATA_DIR");
   snprintf(path, sizeof path, "%s/models/%s", dir && *dir ? dir : VOX_DATA_DIR, file);
   return path;

@@ -13,6 +13,7 @@ static void usage(FILE *f) {
           "  transcribe FILE...   speech to text with a CTC model (default: the bundled English model)\n"
           "  live --input FILE|-  streaming recognition: partial and final results as audio arrives\n"
           "  vad FILE...          speech segments (text, JSON, RTTM, TSV) with a MarbleNet-style model\n"
+          "  commands FILE...     command words heard (MatchboxNet-style model), with times and scores\n"
           "  info MODEL           architecture, features, labels, parameters and tensors of a model file\n"
           "  plugins              the model plugins found and where\n"
           "  bench                features and model throughput (see also `make bench`)\n"
@@ -39,6 +40,8 @@ int main(int argc, char **argv) {
     return cmd_info(argc - 1, argv + 1);
   if (!strcmp(cmd, "transcribe"))
     return cmd_transcribe(argc - 1, argv + 1);
+  if (!strcmp(cmd, "commands"))
+    return cmd_commands(argc - 1, argv + 1);
   if (!strcmp(cmd, "vad"))
     return cmd_vad(argc - 1, argv + 1);
   if (!strcmp(cmd, "live"))

@@ -83,6 +83,22 @@ for bias, expect in ((10.0, 1), (-10.0, 0)):
     ok = ok and all(line.startswith("SPEAKER sample-en 1 0.000 ") and line.endswith("speech <NA> <NA>")
                     for line in outs["rttm"].stdout.splitlines()) and len(outs["rttm"].stdout.splitlines()) == expect
     T.check(ok, "voxpipe vad (text/json/rttm/tsv; json under valgrind): %d segment(s) as the model says" % expect)
+# voxpipe commands: a MatchboxNet biased to "yes" hears one merged "yes"; biased to "unknown", nothing
+for word, expect in (("yes", 1), ("unknown", 0)):
+    torch.manual_seed(3)
+    cm = M.EncDecClassificationModel(M.model_config("matchboxnet")).eval()
+    with torch.no_grad():
+        cm.decoder.decoder_layers[0].weight.zero_()
+        bias = torch.zeros(len(M.COMMAND_LABELS))
+        bias[M.COMMAND_LABELS.index(word)] = 10.0
+        cm.decoder.decoder_layers[0].bias.copy_(bias)
+    cpath = os.path.join(d, "cmd_%s.nemo" % word)
+    save_nemo(cpath, cm, cm.config_yaml())
+    pj = T.run_checked([T.VOXPIPE, "commands", "-m", cpath, "-f", "json", "--shift-ms", "500", SAMPLE])
+    rows = [json.loads(line) for line in pj.stdout.splitlines()]
+    T.check(pj.returncode == 0 and len(rows) == expect and all(r["command"] == word and r["start"] == 0.0 and
+                                                                r["score"] > 0.99 for r in rows),
+            "voxpipe commands (json, under valgrind): %d detection(s) of '%s'" % (expect, word))
 p = T.run([T.VOXPIPE, "vad", "-m", path, SAMPLE], check=False)
 T.check(p.returncode == 1 and "not a VAD model" in p.stderr, "a command model given to vad: clean error")
 T.finish()

@@ -1,0 +1,194 @@
+/* cmd_commands.c - `voxpipe commands FILE...|--input -`: spoken command words (MatchboxNet-style).
+ *
+ * The classifier runs on windows of --window-ms (1000) every --shift-ms (250); a window whose best
+ * class is a command (not "unknown"/"silence"/"background") with probability >= --threshold is a hit;
+ * consecutive hits of the same word merge into one detection (start of the first window, end of the
+ * last, best score). Features stream through a sliding buffer. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct detection {
+  int cls;
+  double start, end, score;
+} detection;
+
+static int is_filler(const char *label) {
+  return !strcmp(label, "unknown") || !strcmp(label, "silence") || !strcmp(label, "background") ||
+         !strcmp(label, "_unknown_") || !strcmp(label, "_silence_") || !strcmp(label, "_background_noise_");
+}
+
+static void emit(FILE *f, const char *path, int json, const vox_model_info *info, const detection *d) {
+  if (json) {
+    fputs("{\"audio_filepath\": ", f);
+    json_string(f, path);
+    fputs(", \"command\": ", f);
+    json_string(f, info->labels[d->cls]);
+    fprintf(f, ", \"start\": %.2f, \"end\": %.2f, \"score\": %.3f}\n", d->start, d->end, d->score);
+  } else {
+    fprintf(f, "%.2f %.2f %s %.3f\n", d->start, d->end, info->labels[d->cls], d->score);
+  }
+  fflush(f);
+}
+
+int cmd_commands(int argc, char **argv) {
+  const char *model = NULL, *format = "text", *input = NULL;
+  double window_ms = 1000, shift_ms = 250, threshold = 0.8;
+  char **files = calloc((size_t)argc + 1, sizeof *files);
+  int nfiles = 0;
+  for (int i = 1; i < argc; i++) {
+    int v = i + 1 < argc;
+    const char *a = argv[i];
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      printf("usage: voxpipe commands [OPTIONS] FILE...    (or --input - for standard input)\n"
+             "Command words heard, one line per detection: start end word score (seconds).\n"
+             "  -m, --model M      commands model (default: the bundled one)\n"
+             "  -f, --format F     text or json\n"
+             "  -i, --input FILE   stream a file or - (standard input)\n"
+             "      --window-ms N  window classified at a time (1000)\n"
+             "      --shift-ms N   step between windows (250)\n"
+             "      --threshold P  minimum probability of a detection (0.8)\n");
+      free(files);
+      return 0;
+    } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && v)
+      model = argv[++i];
+    else if ((!strcmp(a, "-f") || !strcmp(a, "--format")) && v)
+      format = argv[++i];
+    else if ((!strcmp(a, "-i") || !strcmp(a, "--input")) && v)
+      input = argv[++i];
+    else if (!strcmp(a, "--window-ms") && v)
+      window_ms = atof(argv[++i]);
+    else if (!strcmp(a, "--shift-ms") && v)
+      shift_ms = atof(argv[++i]);
+    else if (!strcmp(a, "--threshold") && v)
+      threshold = atof(argv[++i]);
+    else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "voxpipe commands: unknown option or missing value '%s'. Try 'voxpipe commands --help'.\n", a);
+      free(files);
+      return 2;
+    } else
+      files[nfiles++] = argv[i];
+  }
+  if (input)
+    files[nfiles++] = (char *)input;
+  if (!nfiles || (strcmp(format, "text") && strcmp(format, "json")) || !(window_ms >= 100 && window_ms <= 10000) ||
+      !(shift_ms >= 10 && shift_ms <= window_ms) || !(threshold >= 0 && threshold <= 1)) {
+    fprintf(stderr, "voxpipe commands: need FILE... or --input, --format text|json, 100 <= window-ms <= 10000, "
+                    "10 <= shift-ms <= window-ms, 0 <= threshold <= 1\n");
+    free(files);
+    return 2;
+  }
+  if (!model)
+    model = cli_default_model("commands");
+  vox_error err = {0};
+  vox_model *m;
+  if (vox_model_load(model, NULL, &m, &err)) {
+    cli_error("commands", &err);
+    free(files);
+    return 1;
+  }
+  const vox_model_info *info = vox_model_get_info(m);
+  if (info->task != VOX_TASK_CLASSIFICATION || !info->labels) {
+    fprintf(stderr, "voxpipe commands: %s is not a classification model\n", model);
+    vox_model_free(m);
+    free(files);
+    return 1;
+  }
+  double frame_s = (double)info->features.hop_length / info->sample_rate_hz;
+  size_t window = (size_t)(window_ms / 1000.0 / frame_s + 0.5), shift = (size_t)(shift_ms / 1000.0 / frame_s + 0.5);
+  int nf = info->input_channels, classes = info->output_channels, json = !strcmp(format, "json");
+  vox_model_stream *ms = NULL;
+  float *win = malloc(sizeof(float) * (size_t)nf * window), *logits = malloc(sizeof(float) * (size_t)classes);
+  int failures = 0;
+  if (!win || !logits || vox_model_stream_new(m, &ms, &err)) {
+    cli_error("commands", &err);
+    failures = nfiles;
+    nfiles = 0;
+  }
+  for (int fi = 0; fi < nfiles; fi++) {
+    vox_audio_params ap = vox_audio_default_params();
+    ap.target_rate_hz = info->sample_rate_hz;
+    vox_audio_reader *r = NULL;
+    vox_features *f = NULL;
+    if (vox_audio_open(files[fi], &ap, &r, &err) || vox_features_new(&info->features, &f, &err)) {
+      cli_error("commands", &err);
+      vox_audio_close(r);
+      failures++;
+      continue;
+    }
+    size_t block = 4000, fcap = vox_features_max_frames(f, block), bcap = window + fcap;
+    float *samples = malloc(block * sizeof *samples), *fb = malloc(sizeof(float) * (size_t)nf * fcap);
+    float *buf = malloc(sizeof(float) * (size_t)nf * bcap);
+    size_t blen = 0, base = 0; /* base: frame index of buf[0] */
+    detection cur = {-1, 0, 0, 0};
+    int rc = samples && fb && buf ? 0 : 1;
+    for (int done = 0; !rc && !done;) {
+      size_t got, nfr;
+      if (vox_audio_read(r, samples, block, &got, &err) ||
+          vox_features_process(f, samples, got, got == 0, fb, fcap, fcap, &nfr, &err)) {
+        cli_error("commands", &err);
+        rc = 1;
+        break;
+      }
+      done = got == 0;
+      for (int c = 0; c < nf; c++)
+        memcpy(buf + (size_t)c * bcap + blen, fb + (size_t)c * fcap, nfr * sizeof(float));
+      blen += nfr;
+      size_t pos = 0;
+      while (pos + window <= blen) {
+        for (int c = 0; c < nf; c++)
+          memcpy(win + (size_t)c * window, buf + (size_t)c * bcap + pos, window * sizeof(float));
+        size_t no;
+        vox_model_stream_reset(ms);
+        if (vox_model_stream_process(ms, win, window, window, 1, logits, 1, 1, &no, &err)) {
+          cli_error("commands", &err);
+          rc = 1;
+          break;
+        }
+        int best = 0;
+        double mx = logits[0], sum = 0;
+        for (int k = 1; k < classes; k++)
+          if (logits[k] > mx) {
+            mx = logits[k];
+            best = k;
+          }
+        for (int k = 0; k < classes; k++)
+          sum += exp(logits[k] - mx);
+        double p = 1.0 / sum, t0 = (double)(base + pos) * frame_s, t1 = t0 + (double)window * frame_s;
+        int hit = p >= threshold && !is_filler(info->labels[best]);
+        if (cur.cls >= 0 && (!hit || best != cur.cls || t0 > cur.end)) {
+          emit(stdout, files[fi], json, info, &cur);
+          cur.cls = -1;
+        }
+        if (hit) {
+          if (cur.cls < 0)
+            cur = (detection){best, t0, t1, p};
+          cur.end = t1;
+          cur.score = p > cur.score ? p : cur.score;
+        }
+        pos += shift;
+      }
+      for (int c = 0; c < nf && pos; c++)
+        memmove(buf + (size_t)c * bcap, buf + (size_t)c * bcap + pos, (blen - pos) * sizeof(float));
+      blen -= pos;
+      base += pos;
+    }
+    if (!rc && cur.cls >= 0)
+      emit(stdout, files[fi], json, info, &cur);
+    failures += rc;
+    free(samples);
+    free(fb);
+    free(buf);
+    vox_features_free(f);
+    vox_audio_close(r);
+  }
+  vox_model_stream_free(ms);
+  free(win);
+  free(logits);
+  vox_model_free(m);
+  free(files);
+  return failures ? 1 : 0;
+}
