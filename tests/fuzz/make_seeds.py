@@ -1,0 +1,33 @@
+#!/usr/bin/python3
+"""Seed corpora for the fuzz targets, made by the project's own writers: .nemo/.pt files from torch,
+model configs from the PyTorch definitions, and audio files in several formats."""
+import io
+import os
+import subprocess
+import sys
+
+out = sys.argv[1]
+top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+sys.path.insert(0, os.path.join(top, "models", "common"))
+sys.path.insert(0, os.path.join(top, "models", "quartznet"))
+for sub in ("checkpoint", "config", "audio"):
+    os.makedirs(os.path.join(out, sub), exist_ok=True)
+import numpy as np  # noqa: E402
+import scipy.io.wavfile  # noqa: E402
+import torch  # noqa: E402
+import quartznet as Q  # noqa: E402
+from nemo_conv import save_nemo  # noqa: E402
+
+m = Q.EncDecCTCModel(Q.model_config("tiny"))
+save_nemo(os.path.join(out, "checkpoint", "tiny.nemo"), m, m.config_yaml())
+save_nemo(os.path.join(out, "checkpoint", "tiny.nemo.gz"), m, m.config_yaml(), gzip=True)
+b = io.BytesIO()
+torch.save({"state_dict": {"a": torch.randn(3, 4).t(), "b": torch.randn(5).half()}, "epoch": 1}, b)
+open(os.path.join(out, "checkpoint", "small.pt"), "wb").write(b.getvalue())
+for arch in ("tiny", "5x5", "stream"):
+    open(os.path.join(out, "config", arch + ".yaml"), "w").write(Q.EncDecCTCModel(Q.model_config(arch)).config_yaml())
+x = (np.sin(np.arange(4000) / 10.0) * 8000).astype(np.int16)
+wav = os.path.join(out, "audio", "a.wav")
+scipy.io.wavfile.write(wav, 16000, x)
+for ext in ("flac", "ogg", "aiff"):
+    subprocess.run(["sox", wav, os.path.join(out, "audio", "a." + ext)], check=False)
