@@ -10,7 +10,7 @@ out = sys.argv[1]
 top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(top, "models", "common"))
 sys.path.insert(0, os.path.join(top, "models", "quartznet"))
-for sub in ("checkpoint", "config", "audio"):
+for sub in ("checkpoint", "config", "audio", "pickle"):
     os.makedirs(os.path.join(out, sub), exist_ok=True)
 import numpy as np  # noqa: E402
 import scipy.io.wavfile  # noqa: E402
@@ -24,6 +24,14 @@ save_nemo(os.path.join(out, "checkpoint", "tiny.nemo.gz"), m, m.config_yaml(), g
 b = io.BytesIO()
 torch.save({"state_dict": {"a": torch.randn(3, 4).t(), "b": torch.randn(5).half()}, "epoch": 1}, b)
 open(os.path.join(out, "checkpoint", "small.pt"), "wb").write(b.getvalue())
+import zipfile  # noqa: E402
+for name, obj in (("views", {"a": torch.randn(4, 4)[1:3, ::2], "b": torch.arange(6).view(2, 3).t()}),
+                  ("nested", {"state_dict": {"w": torch.randn(3).half(), "x": torch.randn(2).bfloat16()}, "n": 3})):
+    b = io.BytesIO()
+    torch.save(obj, b)
+    with zipfile.ZipFile(io.BytesIO(b.getvalue())) as z:
+        pkl = [n for n in z.namelist() if n.endswith("data.pkl")][0]
+        open(os.path.join(out, "pickle", name + ".pkl"), "wb").write(z.read(pkl))
 for arch in ("tiny", "5x5", "stream"):
     open(os.path.join(out, "config", arch + ".yaml"), "w").write(Q.EncDecCTCModel(Q.model_config(arch)).config_yaml())
 x = (np.sin(np.arange(4000) / 10.0) * 8000).astype(np.int16)
