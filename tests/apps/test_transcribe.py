@@ -85,13 +85,20 @@ with open(bad, "wb") as f:
 p = vp("transcribe", "-m", tiny, bad, checked=True)
 T.check(p.returncode == 1 and "truncated" in p.stderr, "corrupt audio: " + p.stderr.strip()[:120])
 cfg = Q.model_config("tiny")
-cfg["target"] = "nemo.collections.asr.models.classification_models.EncDecClassificationModel"
-cfg["decoder"]["_target_"] = "nemo.collections.asr.modules.ConvASRDecoderClassification"
-wrong = os.path.join(d, "classifier.nemo")
+cfg["target"] = "nemo.collections.asr.models.rnnt_models.EncDecRNNTModel"
+wrong = os.path.join(d, "rnnt.nemo")
 save_nemo(wrong, model, yaml.safe_dump(cfg))
 p = vp("transcribe", "-m", wrong, SAMPLE, checked=True)
 T.check(p.returncode == 1 and "no model plugin accepts this model" in p.stderr,
-        "model of the wrong kind: " + p.stderr.strip()[:120])
+        "a model no plugin implements (RNNT): " + p.stderr.strip()[:120])
+sys.path.insert(0, os.path.join(T.SRCDIR, "models", "marblenet"))
+import marblenet as MB  # noqa: E402
+clf = MB.EncDecClassificationModel(MB.model_config("marblenet")).eval()
+clf_path = os.path.join(d, "marblenet.nemo")
+save_nemo(clf_path, clf, clf.config_yaml())
+p = vp("transcribe", "-m", clf_path, SAMPLE, checked=True)
+T.check(p.returncode == 1 and "is not a speech recognition (CTC) model" in p.stderr,
+        "a VAD model given to transcribe: " + p.stderr.strip()[:120])
 cfg = Q.model_config("tiny")
 cfg["decoder"]["vocabulary"] = cfg["decoder"]["vocabulary"][:20]
 mism = os.path.join(d, "vocab.nemo")
