@@ -18,6 +18,10 @@ int cmd_commands(int argc, char **argv);
 /* Path of the bundled default model of a kind ("asr"), honouring VOXPIPE_DATA_DIR. */
 const char *cli_default_model(const char *kind);
 
+/* Loads `path` (NULL: the bundled model of `kind`) with `threads` workers; prints the error as
+ * "voxpipe <cmd>: ..." and returns NULL on failure. */
+vox_model *cli_load_model(const char *cmd, const char *path, const char *kind, int threads);
+
 /* Prints "voxpipe <cmd>: <message>" to stderr. */
 void cli_error(const char *cmd, const vox_error *err);
 

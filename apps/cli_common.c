@@ -21,6 +21,18 @@ const char *cli_default_model(const char *kind) {
   return path;
 }
 
+vox_model *cli_load_model(const char *cmd, const char *path, const char *kind, int threads) {
+  vox_error err = {0};
+  vox_model_params mp = vox_model_default_params();
+  mp.threads = threads;
+  vox_model *m = NULL;
+  if (vox_model_load(path ? path : cli_default_model(kind), &mp, &m, &err) != VOX_OK) {
+    cli_error(cmd, &err);
+    return NULL;
+  }
+  return m;
+}
+
 void cli_error(const char *cmd, const vox_error *err) {
   fprintf(stderr, "voxpipe %s: %s\n", cmd, err->message[0] ? err->message : vox_status_name(err->code));
 }

@@ -94,16 +94,10 @@ int cmd_bench(int argc, char **argv) {
     fprintf(stderr, "voxpipe bench: out-of-range option\n");
     return 2;
   }
-  if (!model)
-    model = cli_default_model("asr");
   vox_error err = {0};
-  vox_model_params mp = vox_model_default_params();
-  mp.threads = threads;
-  vox_model *m;
-  if (vox_model_load(model, &mp, &m, &err)) {
-    cli_error("bench", &err);
+  vox_model *m = cli_load_model("bench", model, "asr", threads);
+  if (!m)
     return 1;
-  }
   const vox_model_info *info = vox_model_get_info(m);
   size_t n = (size_t)(seconds * info->sample_rate_hz);
   float *audio = malloc(n * sizeof *audio);

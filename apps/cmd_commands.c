@@ -84,9 +84,8 @@ int cmd_commands(int argc, char **argv) {
   if (!model)
     model = cli_default_model("commands");
   vox_error err = {0};
-  vox_model *m;
-  if (vox_model_load(model, NULL, &m, &err)) {
-    cli_error("commands", &err);
+  vox_model *m = cli_load_model("commands", model, "commands", 1);
+  if (!m) {
     free(files);
     return 1;
   }

@@ -269,16 +269,10 @@ int cmd_live(int argc, char **argv) {
     fprintf(stderr, "voxpipe live: bad --format, --threads or --endpoint-ms. Try 'voxpipe live --help'.\n");
     return 2;
   }
-  if (!model)
-    model = cli_default_model("asr");
   vox_error err = {0};
-  vox_model_params mp = vox_model_default_params();
-  mp.threads = threads;
-  vox_model *m;
-  if (vox_model_load(model, &mp, &m, &err)) {
-    cli_error("live", &err);
+  vox_model *m = cli_load_model("live", model, "asr", threads);
+  if (!m)
     return 1;
-  }
   const vox_model_info *info = vox_model_get_info(m);
   vox_asr_params asrp = vox_asr_default_params();
   if (info->full_context) { /* per-utterance normalization: NeMo-style buffered inference */

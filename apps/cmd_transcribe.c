@@ -157,14 +157,9 @@ int cmd_transcribe(int argc, char **argv) {
     free(files);
     return 2;
   }
-  if (!model)
-    model = cli_default_model("asr");
   vox_error err = {0};
-  vox_model_params mp = vox_model_default_params();
-  mp.threads = threads;
-  vox_model *m;
-  if (vox_model_load(model, &mp, &m, &err) != VOX_OK) {
-    cli_error("transcribe", &err);
+  vox_model *m = cli_load_model("transcribe", model, "asr", threads);
+  if (!m) {
     free(files);
     return 1;
   }

@@ -169,9 +169,8 @@ int cmd_vad(int argc, char **argv) {
   if (!model)
     model = cli_default_model("vad");
   vox_error err = {0};
-  vox_model *m;
-  if (vox_model_load(model, NULL, &m, &err)) {
-    cli_error("vad", &err);
+  vox_model *m = cli_load_model("vad", model, "vad", 1);
+  if (!m) {
     free(files);
     return 1;
   }
