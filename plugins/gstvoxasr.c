@@ -109,6 +109,10 @@ gst_vox_asr_set_property (GObject * object, guint prop_id, const GValue * value,
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
     case PROP_MODEL:
+      if (self->model) {
+        /* the model is loaded when the element starts: a new path applies from the next start */
+        GST_WARNING_OBJECT (self, "model changed while running: used after the next READY state");
+      }
       g_free (self->model_path);
       self->model_path = g_value_dup_string (value);
       break;

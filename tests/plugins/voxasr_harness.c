@@ -27,8 +27,11 @@ static const char *model;
 static GstHarness *
 make_harness (GstBus ** bus)
 {
-  GstHarness *h = gst_harness_new ("voxasr");
-  g_object_set (h->element, "model", model, "endpoint-silence-ms", 300, NULL);
+  /* properties in the description: gst_harness_new() would start the element (and load the default
+   * model) before a later g_object_set could change it */
+  gchar *desc = g_strdup_printf ("voxasr model=\"%s\" endpoint-silence-ms=300", model);
+  GstHarness *h = gst_harness_new_parse (desc);
+  g_free (desc);
   *bus = gst_bus_new ();
   gst_element_set_bus (h->element, *bus);
   gst_harness_set_src_caps_str (h,
