@@ -70,6 +70,17 @@ def normalize_text(s):
     return re.sub(r"\s+", " ", s).strip()
 
 
+def edit_distance(r, h):
+    """Levenshtein distance between two sequences (words for WER, characters for CER)."""
+    d = list(range(len(h) + 1))
+    for i in range(1, len(r) + 1):
+        prev, d[0] = d[0], i
+        for j in range(1, len(h) + 1):
+            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
+            prev, d[j] = d[j], cur
+    return d[len(h)]
+
+
 def fortune_sentences():
     out = []
     base = "/usr/share/games/fortunes"

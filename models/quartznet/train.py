@@ -24,6 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "common"))
 sys.path.insert(0, HERE)
 import augment  # noqa: E402
+from corpus import edit_distance  # noqa: E402
 from nemo_conv import save_nemo  # noqa: E402
 from quartznet import LABELS, EncDecCTCModel, greedy_decode, model_config  # noqa: E402
 
@@ -80,14 +81,8 @@ def batches(rows, max_frames, rng):
 
 
 def wer(ref, hyp):
-    r, h = ref.split(), hyp.split()
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-            prev, d[j] = d[j], cur
-    return d[len(h)], max(1, len(r))
+    """(word errors, reference words) of one utterance."""
+    return edit_distance(ref.split(), hyp.split()), max(1, len(ref.split()))
 
 
 def evaluate(model, rows, audio):

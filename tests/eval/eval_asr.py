@@ -25,16 +25,6 @@ BUILD = os.environ.get("VOX_TOP_BUILDDIR", TOP)
 SHARED = os.path.join(TOP, "..", "shared", "data")
 
 
-def edit_distance(r, h):
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-            prev, d[j] = d[j], cur
-    return d[len(h)]
-
-
 def tts_set(work, n, seed=7):
     import random
     rng = random.Random(seed)
@@ -99,9 +89,9 @@ def pocketsphinx(items, work):
 def score(items, hyps):
     we = wn = ce = cn = 0
     for (_, ref), hyp in zip(items, hyps):
-        we += edit_distance(ref.split(), hyp.split())
+        we += corpus.edit_distance(ref.split(), hyp.split())
         wn += len(ref.split())
-        ce += edit_distance(list(ref), list(hyp))
+        ce += corpus.edit_distance(list(ref), list(hyp))
         cn += len(ref)
     return we / max(1, wn), ce / max(1, cn)
 
