@@ -22,6 +22,12 @@ const char *cli_default_model(const char *kind);
  * "voxpipe <cmd>: ..." and returns NULL on failure. */
 vox_model *cli_load_model(const char *cmd, const char *path, const char *kind, int threads);
 
+/* Classifies n feature frames (nf rows of buf, row stride bstride) with a fresh run of a
+ * classification stream: copies them into win (nf x window), writes softmax probabilities to probs
+ * (classes values, logits used as scratch) and returns the best class, or -1 with err set. */
+int cli_classify_window(vox_model_stream *ms, const float *buf, size_t bstride, size_t n, int nf, float *win,
+                        size_t window, int classes, float *probs, vox_error *err);
+
 /* Prints "voxpipe <cmd>: <message>" to stderr. */
 void cli_error(const char *cmd, const vox_error *err);
 

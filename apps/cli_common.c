@@ -33,6 +33,25 @@ vox_model *cli_load_model(const char *cmd, const char *path, const char *kind, i
   return m;
 }
 
+int cli_classify_window(vox_model_stream *ms, const float *buf, size_t bstride, size_t n, int nf, float *win,
+                        size_t window, int classes, float *probs, vox_error *err) {
+  for (int c = 0; c < nf; c++)
+    memcpy(win + (size_t)c * window, buf + (size_t)c * bstride, n * sizeof(float));
+  size_t no;
+  vox_model_stream_reset(ms);
+  if (vox_model_stream_process(ms, win, window, n, 1, probs, 1, 1, &no, err) || no != 1)
+    return -1;
+  int best = 0;
+  for (int k = 1; k < classes; k++)
+    best = probs[k] > probs[best] ? k : best;
+  double mx = probs[best], sum = 0;
+  for (int k = 0; k < classes; k++)
+    sum += exp((double)probs[k] - mx);
+  for (int k = 0; k < classes; k++)
+    probs[k] = (float)(exp((double)probs[k] - mx) / sum);
+  return best;
+}
+
 void cli_error(const char *cmd, const vox_error *err) {
   fprintf(stderr, "voxpipe %s: %s\n", cmd, err->message[0] ? err->message : vox_status_name(err->code));
 }

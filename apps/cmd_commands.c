@@ -4,7 +4,6 @@
  * class is a command (not "unknown"/"silence"/"background") with probability >= --threshold is a hit;
  * consecutive hits of the same word merge into one detection (start of the first window, end of the
  * last, best score). Features stream through a sliding buffer. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,25 +137,13 @@ int cmd_commands(int argc, char **argv) {
       blen += nfr;
       size_t pos = 0;
       while (pos + window <= blen) {
-        for (int c = 0; c < nf; c++)
-          memcpy(win + (size_t)c * window, buf + (size_t)c * bcap + pos, window * sizeof(float));
-        size_t no;
-        vox_model_stream_reset(ms);
-        if (vox_model_stream_process(ms, win, window, window, 1, logits, 1, 1, &no, &err)) {
+        int best = cli_classify_window(ms, buf + pos, bcap, window, nf, win, window, classes, logits, &err);
+        if (best < 0) {
           cli_error("commands", &err);
           rc = 1;
           break;
         }
-        int best = 0;
-        double mx = logits[0], sum = 0;
-        for (int k = 1; k < classes; k++)
-          if (logits[k] > mx) {
-            mx = logits[k];
-            best = k;
-          }
-        for (int k = 0; k < classes; k++)
-          sum += exp(logits[k] - mx);
-        double p = 1.0 / sum, t0 = (double)(base + pos) * frame_s, t1 = t0 + (double)window * frame_s;
+        double p = logits[best], t0 = (double)(base + pos) * frame_s, t1 = t0 + (double)window * frame_s;
         int hit = p >= threshold && !is_filler(info->labels[best]);
         if (cur.cls >= 0 && (!hit || best != cur.cls || t0 > cur.end)) {
           emit(stdout, files[fi], json, info, &cur);

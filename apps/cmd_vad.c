@@ -4,7 +4,6 @@
  * speech; window probabilities are spread over the frames they cover and smoothed (mean or median,
  * NeMo's generate_overlap_vad_seq), then binarised with onset/offset hysteresis, padding and minimum
  * durations (vox_vad.h). Features stream through a sliding buffer: memory does not grow with length. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,20 +32,11 @@ static int push_prob(vad_run *v, float p) {
 }
 
 /* Runs the classifier on `window` frames starting at buf (stride bstride); returns P(speech). */
+/* Runs the classifier on n frames starting at buf (stride bstride); *p = P(speech). */
 static int classify(vad_run *v, const float *buf, size_t bstride, size_t n, float *p, vox_error *err) {
-  for (int c = 0; c < v->nf; c++)
-    memcpy(v->win + (size_t)c * v->window, buf + (size_t)c * bstride, n * sizeof(float));
-  size_t no;
-  vox_model_stream_reset(v->ms);
-  if (vox_model_stream_process(v->ms, v->win, v->window, n, 1, v->logits, 1, 1, &no, err) || no != 1)
+  if (cli_classify_window(v->ms, buf, bstride, n, v->nf, v->win, v->window, v->classes, v->logits, err) < 0)
     return -1;
-  float mx = v->logits[0];
-  for (int k = 1; k < v->classes; k++)
-    mx = v->logits[k] > mx ? v->logits[k] : mx;
-  double sum = 0;
-  for (int k = 0; k < v->classes; k++)
-    sum += exp((double)(v->logits[k] - mx));
-  *p = (float)(exp((double)(v->logits[v->speech_class] - mx)) / sum);
+  *p = v->logits[v->speech_class];
   return 0;
 }
 
