@@ -37,6 +37,33 @@ void json_string(FILE *f, const char *s);
 int json_get_string(const char *line, const char *key, char *buf, size_t n);
 int json_get_number(const char *line, const char *key, double *out);
 
+/* One JSON line: audio_filepath, text (ref, when given), pred_text, duration, processing_time, words
+ * of t[0]; with scores, also "nbest": the n hypotheses t[0..n) with their scores. */
+void cli_write_json(FILE *f, const char *path, const char *ref, const vox_transcript *t, size_t n,
+                    const float *scores, double proc_s);
+
+#define CLI_MAX_HOTWORDS 256
+
+/* Decoding options shared by transcribe and live (cli_decoder.c). */
+typedef struct cli_decoder {
+  int wanted;          /* a decoding option was given: beam search */
+  const char *lm_path;
+  vox_lm *lm;
+  vox_beam_params bp;
+  vox_hotword hot[CLI_MAX_HOTWORDS];
+  size_t n_hot;
+  int nbest;
+} cli_decoder;
+
+extern const char *const CLI_DECODER_HELP;
+void cli_decoder_init(cli_decoder *d);
+/* Consumes argv[*i] (and its value) when it is a decoding option: 1; not one: 0; bad value: -1
+ * (message printed). */
+int cli_decoder_option(cli_decoder *d, const char *cmd, int argc, char **argv, int *i);
+/* Loads the LM and points ap->beam at the options; -1 (message printed) on failure. */
+int cli_decoder_setup(cli_decoder *d, const char *cmd, vox_asr_params *ap);
+void cli_decoder_free(cli_decoder *d);
+
 /* Writes a transcript in a format: "text", "json", "srt", "vtt". */
 int cli_write_transcript(FILE *f, const char *format, const char *path, const vox_transcript *t,
                          double processing_s, int index);

@@ -15,7 +15,8 @@
 const char *cli_default_model(const char *kind) {
   static char path[4096];
   const char *file = !strcmp(kind, "asr") ? "quartznet-stream-en.nemo" : !strcmp(kind, "vad") ? "marblenet-vad.nemo"
-                     : !strcmp(kind, "commands") ? "matchboxnet-commands.nemo" : kind;
+                     : !strcmp(kind, "commands") ? "matchboxnet-commands.nemo"
+                     : !strcmp(kind, "lm") ? "english-corpus-3gram.arpa" : kind;
   const char *dir = getenv("VOXPIPE_DATA_DIR");
   snprintf(path, sizeof path, "%s/models/%s", dir && *dir ? dir : VOX_DATA_DIR, file);
   return path;
@@ -211,23 +212,52 @@ static void write_cues(FILE *f, const vox_transcript *t, int vtt) {
   }
 }
 
+static void write_words(FILE *f, const vox_transcript *t) {
+  fputs("[", f);
+  for (size_t i = 0; i < t->n_words; i++) {
+    fputs(i ? ", {\"word\": " : "{\"word\": ", f);
+    json_string(f, t->words[i].text);
+    fprintf(f, ", \"start\": %.2f, \"end\": %.2f, \"confidence\": %.3f}", t->words[i].start_s, t->words[i].end_s,
+            t->words[i].confidence);
+  }
+  fputs("]", f);
+}
+
+void cli_write_json(FILE *f, const char *path, const char *ref, const vox_transcript *t, size_t n,
+                    const float *scores, double proc_s) {
+  fputs("{\"audio_filepath\": ", f);
+  json_string(f, path);
+  if (ref) {
+    fputs(", \"text\": ", f);
+    json_string(f, ref);
+  }
+  fputs(", \"pred_text\": ", f);
+  json_string(f, n ? t[0].text : "");
+  fprintf(f, ", \"duration\": %.3f, \"processing_time\": %.4f, \"words\": ", n ? t[0].duration_s : 0.0, proc_s);
+  if (n)
+    write_words(f, &t[0]);
+  else
+    fputs("[]", f);
+  if (scores) {
+    fputs(", \"nbest\": [", f);
+    for (size_t r = 0; r < n; r++) {
+      fputs(r ? ", {\"text\": " : "{\"text\": ", f);
+      json_string(f, t[r].text);
+      fprintf(f, ", \"score\": %.3f, \"words\": ", scores[r]);
+      write_words(f, &t[r]);
+      fputs("}", f);
+    }
+    fputs("]", f);
+  }
+  fputs("}\n", f);
+}
+
 int cli_write_transcript(FILE *f, const char *format, const char *path, const vox_transcript *t, double proc_s,
                          int index) {
   if (!strcmp(format, "text")) {
     fprintf(f, "%s\n", t->text);
   } else if (!strcmp(format, "json")) {
-    fputs("{\"audio_filepath\": ", f);
-    json_string(f, path);
-    fputs(", \"pred_text\": ", f);
-    json_string(f, t->text);
-    fprintf(f, ", \"duration\": %.3f, \"processing_time\": %.4f, \"words\": [", t->duration_s, proc_s);
-    for (size_t i = 0; i < t->n_words; i++) {
-      fputs(i ? ", {\"word\": " : "{\"word\": ", f);
-      json_string(f, t->words[i].text);
-      fprintf(f, ", \"start\": %.2f, \"end\": %.2f, \"confidence\": %.3f}", t->words[i].start_s, t->words[i].end_s,
-              t->words[i].confidence);
-    }
-    fputs("]}\n", f);
+    cli_write_json(f, path, NULL, t, 1, NULL, proc_s);
   } else if (!strcmp(format, "srt") || !strcmp(format, "vtt")) {
     if (index > 0)
       fputc('\n', f);

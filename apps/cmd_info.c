@@ -74,7 +74,7 @@ int cmd_info(int argc, char **argv) {
              "pre-emphasis %.2f, normalize %s%s%s\n",
              f->n_mels, f->win_length, 1000.0 * f->win_length / f->sample_rate_hz, f->hop_length,
              1000.0 * f->hop_length / f->sample_rate_hz, f->n_fft, f->preemph,
-             f->normalize == VOX_NORMALIZE_PER_FEATURE ? "per_feature" : "none",
+             f->normalize == VOX_NORMALIZE_PER_FEATURE ? "per_feature" : f->normalize == VOX_NORMALIZE_FIXED ? "fixed statistics" : "none",
              f->window ? ", window from checkpoint" : "", f->filterbank ? ", filterbank from checkpoint" : "");
     }
     printf("subsampling:   %d (one output frame per %.1f ms)\n", i->subsampling,

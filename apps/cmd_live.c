@@ -204,12 +204,27 @@ static void close_source(source *src) {
 #endif
 }
 
+static int run_live(int argc, char **argv, cli_decoder *dec);
+
 int cmd_live(int argc, char **argv) {
+  cli_decoder dec;
+  cli_decoder_init(&dec);
+  int rc = run_live(argc, argv, &dec);
+  cli_decoder_free(&dec);
+  return rc;
+}
+
+static int run_live(int argc, char **argv, cli_decoder *dec) {
   const char *model = NULL, *input = NULL, *format = "text", *device = NULL;
   int realtime = 0, partials = 1, threads = 1;
   double endpoint_ms = 800, chunk_s = 1.6, buffer_s = 4.0;
   for (int i = 1; i < argc; i++) {
     int v = i + 1 < argc;
+    int dr = cli_decoder_option(dec, "live", argc, argv, &i);
+    if (dr < 0)
+      return 2;
+    if (dr > 0)
+      continue;
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       printf("usage: voxpipe live --input FILE|- [OPTIONS]\n"
              "Streams audio through a streaming (cache-based) model and prints partial results as they\n"
@@ -225,7 +240,7 @@ int cmd_live(int argc, char **argv) {
              "  -t, --threads N      worker threads\n"
              "  -d, --device D       capture device (index or name from --list-devices; default: default)\n"
              "      --list-devices   list capture devices\n"
-             "Without --input, audio is captured from a device (PortAudio).\n");
+             "Without --input, audio is captured from a device (PortAudio).\n\n%s", CLI_DECODER_HELP);
       return 0;
     } else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && v)
       model = argv[++i];
@@ -278,6 +293,10 @@ int cmd_live(int argc, char **argv) {
   if (info->full_context) { /* per-utterance normalization: NeMo-style buffered inference */
     asrp.buffered_chunk_s = chunk_s;
     asrp.buffered_buffer_s = buffer_s;
+  }
+  if (cli_decoder_setup(dec, "live", &asrp)) {
+    vox_model_free(m);
+    return 1;
   }
   vox_asr_stream *s = NULL;
   source src;

@@ -21,8 +21,9 @@ static void usage(FILE *f) {
           "      --manifest IN   NeMo manifest (JSON lines with audio_filepath, optional text); writes\n"
           "                      JSON lines with pred_text, words, duration, processing_time\n"
           "      --shard K/N     only every N-th manifest line, starting at line K (0-based)\n"
-          "  -o, --output FILE   write there instead of standard output\n",
-          cli_default_model("asr"));
+          "  -o, --output FILE   write there instead of standard output\n"
+          "\n%s",
+          cli_default_model("asr"), CLI_DECODER_HELP);
 }
 
 static double now_s(void) {
@@ -47,6 +48,7 @@ typedef struct job {
   FILE *out;
   const char *format;
   int index;
+  const cli_decoder *dec;
 } job;
 
 /* Transcribes one file; in manifest mode `ref` is the manifest's text (or NULL). */
@@ -68,23 +70,12 @@ static int one(job *j, const char *path, const char *ref, int manifest) {
   }
   vox_transcript t;
   vox_asr_stream_result(j->asr, &t);
-  if (manifest) {
-    fputs("{\"audio_filepath\": ", j->out);
-    json_string(j->out, path);
-    if (ref) {
-      fputs(", \"text\": ", j->out);
-      json_string(j->out, ref);
-    }
-    fputs(", \"pred_text\": ", j->out);
-    json_string(j->out, t.text);
-    fprintf(j->out, ", \"duration\": %.3f, \"processing_time\": %.4f, \"words\": [", t.duration_s, dt);
-    for (size_t i = 0; i < t.n_words; i++) {
-      fputs(i ? ", {\"word\": " : "{\"word\": ", j->out);
-      json_string(j->out, t.words[i].text);
-      fprintf(j->out, ", \"start\": %.2f, \"end\": %.2f, \"confidence\": %.3f}", t.words[i].start_s,
-              t.words[i].end_s, t.words[i].confidence);
-    }
-    fputs("]}\n", j->out);
+  if (manifest || (j->dec->nbest > 1 && !strcmp(j->format, "json"))) {
+    vox_transcript nb[64];
+    float scores[64];
+    size_t k = (size_t)j->dec->nbest < 64 ? (size_t)j->dec->nbest : 64;
+    k = vox_asr_stream_nbest(j->asr, k, nb, scores);
+    cli_write_json(j->out, path, ref, nb, k, j->dec->nbest > 1 ? scores : NULL, dt);
   } else if (cli_write_transcript(j->out, j->format, path, &t, dt, j->index) != 0) {
     fprintf(stderr, "voxpipe transcribe: cannot write the output\n");
     return 1;
@@ -108,14 +99,25 @@ int cmd_transcribe(int argc, char **argv) {
   const char *model = NULL, *format = "text", *manifest = NULL, *output = NULL;
   int threads = 1, shard_k = 0, shard_n = 1;
   char **files = calloc((size_t)argc, sizeof *files);
+  cli_decoder dec;
+  cli_decoder_init(&dec);
   int n_files = 0;
   if (!files)
     return 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int has_val = i + 1 < argc;
+    int dr = cli_decoder_option(&dec, "transcribe", argc, argv, &i);
+    if (dr < 0) {
+      cli_decoder_free(&dec);
+      free(files);
+      return 2;
+    }
+    if (dr > 0)
+      continue;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage(stdout);
+      cli_decoder_free(&dec);
       free(files);
       return 0;
     } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has_val)
@@ -131,12 +133,14 @@ int cmd_transcribe(int argc, char **argv) {
     else if (!strcmp(a, "--shard") && has_val) {
       if (sscanf(argv[++i], "%d/%d", &shard_k, &shard_n) != 2 || shard_n < 1 || shard_k < 0 || shard_k >= shard_n) {
         fprintf(stderr, "voxpipe transcribe: --shard takes K/N with 0 <= K < N, not '%s'\n", argv[i]);
+        cli_decoder_free(&dec);
         free(files);
         return 2;
       }
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "voxpipe transcribe: unknown option or missing value '%s'. Try 'voxpipe transcribe --help'.\n",
               a);
+      cli_decoder_free(&dec);
       free(files);
       return 2;
     } else
@@ -144,32 +148,43 @@ int cmd_transcribe(int argc, char **argv) {
   }
   if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "srt") && strcmp(format, "vtt")) {
     fprintf(stderr, "voxpipe transcribe: unknown format '%s' (text, json, srt, vtt)\n", format);
+    cli_decoder_free(&dec);
     free(files);
     return 2;
   }
   if (threads < 1 || threads > 256) {
     fprintf(stderr, "voxpipe transcribe: --threads must be 1 to 256\n");
+    cli_decoder_free(&dec);
     free(files);
     return 2;
   }
   if (!n_files && !manifest) {
     fprintf(stderr, "voxpipe transcribe: no input files. Try 'voxpipe transcribe --help'.\n");
+    cli_decoder_free(&dec);
     free(files);
     return 2;
   }
   vox_error err = {0};
   vox_model *m = cli_load_model("transcribe", model, "asr", threads);
   if (!m) {
+    cli_decoder_free(&dec);
     free(files);
     return 1;
   }
   vox_asr_params ap = vox_asr_default_params();
+  if (cli_decoder_setup(&dec, "transcribe", &ap)) {
+    cli_decoder_free(&dec);
+    vox_model_free(m);
+    free(files);
+    return 1;
+  }
   int tty = isatty(STDERR_FILENO);
   if (tty)
     ap.on_progress = progress;
   vox_asr_stream *asr;
   if (vox_asr_stream_new(m, &ap, &asr, &err) != VOX_OK) {
     cli_error("transcribe", &err);
+    cli_decoder_free(&dec);
     vox_model_free(m);
     free(files);
     return 1;
@@ -178,11 +193,12 @@ int cmd_transcribe(int argc, char **argv) {
   if (output && !(out = fopen(output, "w"))) {
     perror(output);
     vox_asr_stream_free(asr);
+    cli_decoder_free(&dec);
     vox_model_free(m);
     free(files);
     return 1;
   }
-  job j = {asr, out, format, 0};
+  job j = {asr, out, format, 0, &dec};
   int failures = 0;
   for (int i = 0; i < n_files; i++) {
     if (tty) {
@@ -230,6 +246,7 @@ int cmd_transcribe(int argc, char **argv) {
     failures++;
   }
   vox_asr_stream_free(asr);
+  cli_decoder_free(&dec);
   vox_model_free(m);
   free(files);
   return failures ? 1 : 0;

@@ -98,6 +98,7 @@ int cmd_vad(int argc, char **argv) {
   double window_ms = 630, shift_ms = 10;
   int median = 0;
   vox_vad_params q = vox_vad_default_params();
+  int thresholds_given = 0;
   char **files = calloc((size_t)argc, sizeof *files);
   int nfiles = 0;
   for (int i = 1; i < argc; i++) {
@@ -112,7 +113,8 @@ int cmd_vad(int argc, char **argv) {
              "      --window-ms N        window classified at a time (630)\n"
              "      --shift-ms N         step between windows (10)\n"
              "      --smoothing mean|median  over the overlapping windows (mean)\n"
-             "      --onset P --offset P thresholds (0.5, 0.5)\n"
+             "      --onset P --offset P thresholds (the model's vad_postprocessing, else NeMo's 0.5, 0.5;\n"
+             "                           the bundled model: 0.9, 0.8)\n"
              "      --pad-onset S --pad-offset S        seconds added around segments (0)\n"
              "      --min-duration-on S --min-duration-off S  drop short speech / fill short gaps (0)\n"
              "      --no-filter-speech-first  fill gaps before dropping short speech\n");
@@ -128,10 +130,13 @@ int cmd_vad(int argc, char **argv) {
       shift_ms = atof(argv[++i]);
     else if (!strcmp(a, "--smoothing") && v)
       median = !strcmp(argv[++i], "median");
-    else if (!strcmp(a, "--onset") && v)
+    else if (!strcmp(a, "--onset") && v) {
       q.onset = atof(argv[++i]);
-    else if (!strcmp(a, "--offset") && v)
+      thresholds_given = 1;
+    } else if (!strcmp(a, "--offset") && v) {
       q.offset = atof(argv[++i]);
+      thresholds_given = 1;
+    }
     else if (!strcmp(a, "--pad-onset") && v)
       q.pad_onset_s = atof(argv[++i]);
     else if (!strcmp(a, "--pad-offset") && v)
@@ -175,6 +180,15 @@ int cmd_vad(int argc, char **argv) {
     vox_model_free(m);
     free(files);
     return 1;
+  }
+  if (!thresholds_given) { /* a model may state the thresholds it was calibrated for */
+    const vox_config_node *pp = vox_config_get(vox_checkpoint_config(vox_model_checkpoint(m)), "vad_postprocessing");
+    double on = q.onset, off = q.offset;
+    if (pp && !vox_config_double(pp, "onset", &on, &on, NULL) && !vox_config_double(pp, "offset", &off, &off, NULL) &&
+        on > 0 && on < 1 && off > 0 && off <= on) {
+      q.onset = on;
+      q.offset = off;
+    }
   }
   double frame_s = (double)info->features.hop_length / info->sample_rate_hz;
   v.nf = info->input_channels;

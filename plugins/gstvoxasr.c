@@ -22,6 +22,14 @@
  * (chunk-ms / 4 s windows); streaming models run cache-based. The element's latency (reported in
  * latency queries when upstream is live) is the model's look-ahead or the buffered delay plus
  * chunk-ms. The text pad (text/x-raw) is not implemented yet.
+ *
+ * Decoding is greedy unless beam-size > 1, lm or hotwords is set: then CTC prefix beam search
+ * with an ARPA or CMU Sphinx binary word LM (lm, lm-alpha, lm-beta) and boosted words
+ * (hotwords="voxpipe:5,gstreamer:3"):
+ * |[
+ * gst-launch-1.0 -m filesrc location=talk.wav ! decodebin ! audioconvert ! \
+ *     voxasr lm=/usr/share/pocketsphinx/model/en-us/en-us.lm.bin beam-size=16 ! fakesink
+ * ]|
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -42,6 +50,10 @@ GST_DEBUG_CATEGORY_STATIC (vox_asr_debug);
 #define DEFAULT_ENDPOINT_SILENCE_MS 800
 #define DEFAULT_CHUNK_MS 1600
 #define DEFAULT_LATENCY_MS 0
+#define DEFAULT_BEAM_SIZE 1
+#define DEFAULT_LM_ALPHA 0.5
+#define DEFAULT_LM_BETA 1.0
+#define MAX_HOTWORDS 256
 
 enum
 {
@@ -52,6 +64,11 @@ enum
   PROP_ENDPOINT_SILENCE_MS,
   PROP_CHUNK_MS,
   PROP_LATENCY,
+  PROP_BEAM_SIZE,
+  PROP_LM,
+  PROP_LM_ALPHA,
+  PROP_LM_BETA,
+  PROP_HOTWORDS,
 };
 
 struct _GstVoxAsr
@@ -65,9 +82,14 @@ struct _GstVoxAsr
   guint endpoint_silence_ms;
   guint chunk_ms;
   guint latency_ms;
+  guint beam_size;
+  gchar *lm_path;
+  gdouble lm_alpha, lm_beta;
+  gchar *hotwords;
 
   /* state */
   vox_model *model;
+  vox_lm *lm;
   vox_asr_stream *stream;
   vox_resampler *resampler;
   GstAudioInfo info;
@@ -131,6 +153,23 @@ gst_vox_asr_set_property (GObject * object, guint prop_id, const GValue * value,
     case PROP_LATENCY:
       self->latency_ms = g_value_get_uint (value);
       break;
+    case PROP_BEAM_SIZE:
+      self->beam_size = g_value_get_uint (value);
+      break;
+    case PROP_LM:
+      g_free (self->lm_path);
+      self->lm_path = g_value_dup_string (value);
+      break;
+    case PROP_LM_ALPHA:
+      self->lm_alpha = g_value_get_double (value);
+      break;
+    case PROP_LM_BETA:
+      self->lm_beta = g_value_get_double (value);
+      break;
+    case PROP_HOTWORDS:
+      g_free (self->hotwords);
+      self->hotwords = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -164,6 +203,21 @@ gst_vox_asr_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_LATENCY:
       g_value_set_uint (value, self->latency_ms);
       break;
+    case PROP_BEAM_SIZE:
+      g_value_set_uint (value, self->beam_size);
+      break;
+    case PROP_LM:
+      g_value_set_string (value, self->lm_path);
+      break;
+    case PROP_LM_ALPHA:
+      g_value_set_double (value, self->lm_alpha);
+      break;
+    case PROP_LM_BETA:
+      g_value_set_double (value, self->lm_beta);
+      break;
+    case PROP_HOTWORDS:
+      g_value_set_string (value, self->hotwords);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -178,6 +232,8 @@ release (GstVoxAsr * self)
   self->stream = NULL;
   vox_model_free (self->model);
   self->model = NULL;
+  vox_lm_free (self->lm);
+  self->lm = NULL;
   vox_resampler_free (self->resampler);
   self->resampler = NULL;
   g_free (self->mono);
@@ -206,7 +262,39 @@ gst_vox_asr_start (GstBaseTransform * trans)
     ap.buffered_chunk_s = self->chunk_ms / 1000.0;
     ap.buffered_buffer_s = MAX (4.0, ap.buffered_chunk_s);
   }
-  if (vox_asr_stream_new (self->model, &ap, &self->stream, &err) != VOX_OK) {
+  vox_beam_params bp = vox_beam_default_params ();
+  vox_hotword hot[MAX_HOTWORDS];
+  gchar **hot_items = NULL;
+  if (self->beam_size > 1 || self->lm_path || (self->hotwords && *self->hotwords)) {
+    bp.beam_size = self->beam_size > 1 ? (int) self->beam_size : 16;
+    bp.alpha = (float) self->lm_alpha;
+    bp.beta = (float) self->lm_beta;
+    if (self->lm_path && vox_lm_load (self->lm_path, &self->lm, &err) != VOX_OK) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+          ("Could not load the language model \"%s\".", self->lm_path),
+          ("%s", err.message));
+      release (self);
+      return FALSE;
+    }
+    bp.lm = self->lm;
+    hot_items = g_strsplit (self->hotwords ? self->hotwords : "", ",", -1);
+    for (gchar ** it = hot_items; *it && bp.n_hotwords < MAX_HOTWORDS; it++) {
+      gchar *w = g_strstrip (*it), *colon = strrchr (w, ':');
+      if (!*w)
+        continue;
+      hot[bp.n_hotwords].boost = colon ? (float) g_ascii_strtod (colon + 1, NULL) : 5.0f;
+      if (colon)
+        *colon = '\0';
+      hot[bp.n_hotwords++].word = g_ascii_strdown (w, -1);
+    }
+    bp.hotwords = hot;
+    ap.beam = &bp;
+  }
+  vox_status st = vox_asr_stream_new (self->model, &ap, &self->stream, &err);
+  for (gsize i = 0; i < bp.n_hotwords; i++)
+    g_free ((gchar *) hot[i].word);
+  g_strfreev (hot_items);
+  if (st != VOX_OK) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("\"%s\" cannot be used for speech recognition.", path), ("%s",
             err.message));
@@ -433,6 +521,8 @@ gst_vox_asr_finalize (GObject * object)
 
   release (self);
   g_free (self->model_path);
+  g_free (self->lm_path);
+  g_free (self->hotwords);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -478,6 +568,29 @@ gst_vox_asr_class_init (GstVoxAsrClass * klass)
           "(transcriberbin sets it)", 0, G_MAXUINT, DEFAULT_LATENCY_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
+  g_object_class_install_property (gobject_class, PROP_BEAM_SIZE,
+      g_param_spec_uint ("beam-size", "Beam size",
+          "Prefixes kept by CTC prefix beam search; 1 = greedy decoding unless lm or "
+          "hotwords is set (then 16)", 1, 4096, DEFAULT_BEAM_SIZE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_LM,
+      g_param_spec_string ("lm", "Language model",
+          "Word n-gram LM for beam search: ARPA file or CMU Sphinx binary (.lm.bin)",
+          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_LM_ALPHA,
+      g_param_spec_double ("lm-alpha", "LM weight", "Weight of the LM's log-probability",
+          0.0, 10.0, DEFAULT_LM_ALPHA, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_LM_BETA,
+      g_param_spec_double ("lm-beta", "Word bonus", "Score added per word (natural log)",
+          -20.0, 20.0, DEFAULT_LM_BETA, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_HOTWORDS,
+      g_param_spec_string ("hotwords", "Hot words",
+          "Comma-separated words to favour, each with an optional :boost (natural log, "
+          "default 5), e.g. \"voxpipe:5,gstreamer\"", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "voxpipe speech recognition",
@@ -503,6 +616,9 @@ gst_vox_asr_init (GstVoxAsr * self)
   self->endpoint_silence_ms = DEFAULT_ENDPOINT_SILENCE_MS;
   self->chunk_ms = DEFAULT_CHUNK_MS;
   self->latency_ms = DEFAULT_LATENCY_MS;
+  self->beam_size = DEFAULT_BEAM_SIZE;
+  self->lm_alpha = DEFAULT_LM_ALPHA;
+  self->lm_beta = DEFAULT_LM_BETA;
   self->base_time = GST_CLOCK_TIME_NONE;
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), TRUE);
 }

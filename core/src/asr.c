@@ -13,6 +13,7 @@ struct vox_asr_stream {
   vox_features *feat;
   vox_model_stream *ms;
   vox_ctc_decoder *ctc;
+  vox_ctc_beam *beam;  /* instead of ctc when beam search was asked for */
   float *fbuf, *lbuf, *mean, *inv_std;
   size_t fcap, lcap;
   int has_norm, finished;
@@ -25,7 +26,7 @@ struct vox_asr_stream {
 };
 
 vox_asr_params vox_asr_default_params(void) {
-  vox_asr_params p = {NULL, NULL, NULL, 0, 0};
+  vox_asr_params p = {NULL, NULL, NULL, 0, 0, NULL};
   return p;
 }
 
@@ -35,6 +36,7 @@ void vox_asr_stream_free(vox_asr_stream *s) {
   vox_features_free(s->feat);
   vox_model_stream_free(s->ms);
   vox_ctc_decoder_free(s->ctc);
+  vox_ctc_beam_free(s->beam);
   free(s->fbuf);
   free(s->lbuf);
   free(s->mean);
@@ -48,11 +50,18 @@ void vox_asr_stream_free(vox_asr_stream *s) {
 void vox_asr_stream_reset(vox_asr_stream *s) {
   vox_features_reset(s->feat);
   vox_model_stream_reset(s->ms);
-  vox_ctc_decoder_reset(s->ctc);
+  if (s->beam)
+    vox_ctc_beam_reset(s->beam);
+  else
+    vox_ctc_decoder_reset(s->ctc);
   s->finished = 0;
   s->n_samples = 0;
   s->wlen = 0;
   s->wbase = s->fed = s->next_chunk = 0;
+}
+
+static vox_status decode(vox_asr_stream *s, const float *logp, size_t stride, size_t n, vox_error *err) {
+  return s->beam ? vox_ctc_beam_push(s->beam, logp, stride, n, err) : vox_ctc_decoder_push(s->ctc, logp, stride, n, err);
 }
 
 static vox_status buffered_setup(vox_asr_stream *s, vox_error *err) {
@@ -111,7 +120,7 @@ static vox_status buffered_chunk(vox_asr_stream *s, vox_error *err) {
   if (j0 < j1) {
     if (s->params.on_logits)
       s->params.on_logits(s->params.user, s->wlog + j0, s->wlcap, j1 - j0, i->output_channels);
-    st = vox_ctc_decoder_push(s->ctc, s->wlog + j0, s->wlcap, j1 - j0, err);
+    st = decode(s, s->wlog + j0, s->wlcap, j1 - j0, err);
   }
   s->next_chunk++;
   /* frames before the next window are no longer needed */
@@ -163,7 +172,11 @@ vox_status vox_asr_stream_new(const vox_model *model, const vox_asr_params *para
     st = vox_model_stream_new(model, &s->ms, err);
   if (st == VOX_OK) {
     double frame_s = (double)info->features.hop_length / info->sample_rate_hz * info->subsampling;
-    st = vox_ctc_decoder_new(info->labels, info->n_labels, info->blank_index, frame_s, &s->ctc, err);
+    if (s->params.beam)
+      st = vox_ctc_beam_new(info->labels, info->n_labels, info->blank_index, frame_s, s->params.beam, &s->beam, err);
+    else
+      st = vox_ctc_decoder_new(info->labels, info->n_labels, info->blank_index, frame_s, &s->ctc, err);
+    s->params.beam = NULL; /* copied by the decoder; the caller's may go away */
   }
   if (st == VOX_OK) {
     s->fcap = vox_features_max_frames(s->feat, BLOCK_SAMPLES);
@@ -174,6 +187,13 @@ vox_status vox_asr_stream_new(const vox_model *model, const vox_asr_params *para
     s->inv_std = calloc((size_t)info->input_channels, sizeof(float));
     if (!s->fbuf || !s->lbuf || !s->mean || !s->inv_std)
       st = vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+  }
+  if (st == VOX_OK && info->features.normalize == VOX_NORMALIZE_FIXED) {
+    for (int i = 0; i < info->input_channels; i++) {
+      s->mean[i] = info->features.fixed_mean[i];
+      s->inv_std[i] = 1.0f / info->features.fixed_std[i];
+    }
+    s->has_norm = 1;
   }
   if (st == VOX_OK && s->params.buffered_chunk_s > 0)
     st = buffered_setup(s, err);
@@ -198,7 +218,7 @@ vox_status vox_asr_stream_set_normalization(vox_asr_stream *s, const float *mean
 static vox_status run_model(vox_asr_stream *s, size_t nf, int final, vox_error *err) {
   if (s->chunk)
     return buffered_run(s, nf, final, err);
-  if (s->info->features.normalize == VOX_NORMALIZE_PER_FEATURE) {
+  if (s->info->features.normalize != VOX_NORMALIZE_NONE) {
     if (!s->has_norm)
       return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT,
                            "this model normalizes features per utterance: transcribe whole files, or set the "
@@ -211,7 +231,7 @@ static vox_status run_model(vox_asr_stream *s, size_t nf, int final, vox_error *
     return st;
   if (s->params.on_logits && no)
     s->params.on_logits(s->params.user, s->lbuf, s->lcap, no, s->info->output_channels);
-  return vox_ctc_decoder_push(s->ctc, s->lbuf, s->lcap, no, err);
+  return decode(s, s->lbuf, s->lcap, no, err);
 }
 
 vox_status vox_asr_stream_accept(vox_asr_stream *s, const float *x, size_t n, vox_error *err) {
@@ -241,10 +261,28 @@ vox_status vox_asr_stream_finish(vox_asr_stream *s, vox_error *err) {
   vox_status st = vox_features_process(s->feat, NULL, 0, 1, s->fbuf, s->fcap, s->fcap, &nf, err);
   if (st == VOX_OK)
     st = run_model(s, nf, 1, err);
+  if (st == VOX_OK && s->beam)
+    vox_ctc_beam_finish(s->beam);
   return st;
 }
 
-void vox_asr_stream_result(vox_asr_stream *s, vox_transcript *out) { vox_ctc_decoder_result(s->ctc, out); }
+void vox_asr_stream_result(vox_asr_stream *s, vox_transcript *out) {
+  if (s->beam)
+    vox_ctc_beam_result(s->beam, out);
+  else
+    vox_ctc_decoder_result(s->ctc, out);
+}
+
+size_t vox_asr_stream_nbest(vox_asr_stream *s, size_t k, vox_transcript *out, float *scores) {
+  if (s->beam)
+    return vox_ctc_beam_nbest(s->beam, k, out, scores);
+  if (!k)
+    return 0;
+  vox_ctc_decoder_result(s->ctc, out);
+  if (scores)
+    scores[0] = 0;
+  return 1;
+}
 
 /* First pass of a per_feature model: the whole file's feature statistics. */
 static vox_status file_stats(vox_asr_stream *s, vox_audio_reader *r, float *block, vox_error *err) {

@@ -1,6 +1,7 @@
 /* nemo_preprocessor.c - NeMo AudioToMelSpectrogramPreprocessor settings -> vox_feature_config. */
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "voxpipe/vox_checkpoint.h"
@@ -79,6 +80,32 @@ static vox_status mfcc_config(const vox_config_node *p, vox_feature_config *out,
   return VOX_OK;
 }
 
+/* NeMo's normalize: {fixed_mean: [n_mels], fixed_std: [n_mels]} (global statistics). */
+static vox_status fixed_normalization(const vox_config_node *nn, vox_feature_config *out, vox_error *err) {
+  const char *names[2] = {"fixed_mean", "fixed_std"};
+  float *dst[2] = {out->fixed_mean, out->fixed_std};
+  if (out->n_mels > VOX_FIXED_NORM_MAX)
+    return vox_error_set(err, VOX_ERR_UNSUPPORTED, "preprocessor.normalize: fixed statistics for %d mel bins (at "
+                         "most %d)", out->n_mels, VOX_FIXED_NORM_MAX);
+  for (int k = 0; k < 2; k++) {
+    const vox_config_node *seq = vox_config_get(nn, names[k]);
+    if (!seq || vox_config_node_kind(seq) != VOX_CONFIG_SEQUENCE || vox_config_size(seq) != (size_t)out->n_mels)
+      return vox_error_set(err, VOX_ERR_FORMAT, "preprocessor.normalize.%s must list %d numbers (one per mel bin)",
+                           names[k], out->n_mels);
+    for (int i = 0; i < out->n_mels; i++) {
+      const char *t = vox_config_scalar(vox_config_at(seq, (size_t)i));
+      char *end;
+      double v = t ? strtod(t, &end) : 0;
+      if (!t || end == t || *end || !isfinite(v) || (k == 1 && !(v > 0)))
+        return vox_error_set(err, VOX_ERR_FORMAT, "preprocessor.normalize.%s[%d] is not a %s", names[k], i,
+                             k ? "positive number" : "number");
+      dst[k][i] = (float)v;
+    }
+  }
+  out->normalize = VOX_NORMALIZE_FIXED;
+  return VOX_OK;
+}
+
 vox_status vox_feature_config_from_nemo(const vox_config_node *root, const vox_checkpoint *ck,
                                         vox_feature_config *out, vox_error *err) {
   *out = vox_feature_config_default();
@@ -148,14 +175,22 @@ vox_status vox_feature_config_from_nemo(const vox_config_node *root, const vox_c
     out->log_clamp = 1;
   else if (strcmp(gtype, "add"))
     return vox_error_set(err, VOX_ERR_UNSUPPORTED, "preprocessor.log_zero_guard_type '%s' is not supported", gtype);
-  const char *norm = vox_config_string(p, "normalize", "per_feature");
-  if (!strcmp(norm, "per_feature"))
+  const vox_config_node *nn = vox_config_get(p, "normalize");
+  const char *norm = nn && vox_config_node_kind(nn) == VOX_CONFIG_MAP ? NULL : vox_config_string(p, "normalize", "per_feature");
+  vox_status nst = VOX_OK;
+  if (!norm && nn && vox_config_node_kind(nn) == VOX_CONFIG_MAP)
+    nst = fixed_normalization(nn, out, err);
+  else if (!norm)
+    nst = vox_error_set(err, VOX_ERR_FORMAT, "preprocessor.normalize must be a name or {fixed_mean, fixed_std}");
+  else if (!strcmp(norm, "per_feature"))
     out->normalize = VOX_NORMALIZE_PER_FEATURE;
   else if (!strcmp(norm, "NA") || !strcmp(norm, "none") || !*norm)
     out->normalize = VOX_NORMALIZE_NONE;
   else
-    return vox_error_set(err, VOX_ERR_UNSUPPORTED, "preprocessor.normalize '%s' is not supported (per_feature or NA)",
-                         norm);
+    nst = vox_error_set(err, VOX_ERR_UNSUPPORTED,
+                        "preprocessor.normalize '%s' is not supported (per_feature, NA or fixed statistics)", norm);
+  if (nst != VOX_OK)
+    return nst;
   int64_t wshape[1] = {out->win_length}, fbshape[3] = {1, out->n_mels, out->n_fft / 2 + 1};
   const vox_tensor *w = ck ? vox_checkpoint_tensor(ck, "preprocessor.featurizer.window") : NULL;
   const vox_tensor *fb = ck ? vox_checkpoint_tensor(ck, "preprocessor.featurizer.fb") : NULL;

@@ -93,6 +93,10 @@ class FilterbankFeatures(nn.Module):
         mel = torch.log(mel + LOG_ZERO_GUARD)
         if self.normalize == "per_feature":
             mel = per_feature_normalize(mel, seq_len)
+        elif isinstance(self.normalize, dict):  # NeMo's fixed (global) statistics
+            mean = torch.tensor(self.normalize["fixed_mean"], dtype=mel.dtype)
+            std = torch.tensor(self.normalize["fixed_std"], dtype=mel.dtype)
+            mel = (mel - mean[None, :, None]) / std[None, :, None]
         fmask = torch.arange(mel.shape[2], device=x.device)[None, :] >= seq_len[:, None]
         mel = mel.masked_fill(fmask[:, None, :], 0.0)
         if self.pad_to and mel.shape[2] % self.pad_to:

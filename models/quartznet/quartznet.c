@@ -145,7 +145,7 @@ static vox_status qn_create(const vox_checkpoint *ck, const vox_model_create_par
   i->output_channels = m->n_classes;
   i->subsampling = vox_conv_encoder_subsampling(m->enc);
   i->lookahead_frames = vox_conv_encoder_lookahead_frames(m->enc);
-  i->full_context = i->features.normalize != VOX_NORMALIZE_NONE;
+  i->full_context = i->features.normalize == VOX_NORMALIZE_PER_FEATURE;
   i->blank_index = i->n_labels;
   i->n_params = vox_conv_encoder_param_count(m->enc) + (size_t)m->n_classes * (size_t)(m->feat + 1);
   i->macs_per_output_frame = vox_conv_encoder_macs_per_output_frame(m->enc) + (double)m->n_classes * m->feat;

@@ -39,6 +39,15 @@ def jasper_config(arch):
         L.append(b(512, 1, 87, residual=False, future_context=0))
         L.append(b(1024, 1, 1, residual=False, separable=False))
         return L
+    if arch == "stream-small":
+        # the bundled default: the same causal layout at 256 channels and 3 repeats, 1.8M parameters,
+        # a third of "stream"'s compute, so that it trains to convergence on two CPU cores
+        L = [b(256, 1, 33, stride=2, residual=False, future_context=2)]
+        for k, fc in [(33, 1), (39, 1), (51, 0), (63, 0), (75, 0)]:
+            L.append(b(256, 3, k, future_context=fc))
+        L.append(b(256, 1, 87, residual=False, future_context=0))
+        L.append(b(512, 1, 1, residual=False, separable=False))
+        return L
     reps = {"5x5": 1, "15x5": 3}[arch]
     L = [b(256, 1, 33, stride=2, residual=False)]
     for f, k in [(256, 33), (256, 39), (512, 51), (512, 63), (512, 75)]:
@@ -166,7 +175,7 @@ def randomize(model, seed, calib_frames=400, gain=0.8, calib_audio=None, residua
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
-    ap.add_argument("--arch", default="5x5", choices=["tiny", "jasperish", "stream", "5x5", "15x5"])
+    ap.add_argument("--arch", default="5x5", choices=["tiny", "jasperish", "stream", "stream-small", "5x5", "15x5"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--normalize", default="per_feature", choices=["per_feature", "NA"])
     ap.add_argument("--gzip", action="store_true")

@@ -99,16 +99,35 @@ def evaluate(model, rows, audio):
     return errs / max(1, words)
 
 
+def feature_stats(rows, audio, arch, rng, n=400):
+    """Mean and standard deviation of each log-mel bin over n training utterances."""
+    pre = EncDecCTCModel(model_config(arch, normalize="NA")).preprocessor.eval()
+    s = s2 = 0.0
+    frames = 0
+    with torch.no_grad():
+        for r in rng.sample(rows, min(n, len(rows))):
+            x = torch.from_numpy(audio[r["audio_filepath"]])[None]
+            f, fl = pre(x, torch.tensor([x.shape[1]]))
+            f = f[0, :, : int(fl[0])].double()
+            s = s + f.sum(1)
+            s2 = s2 + (f * f).sum(1)
+            frames += f.shape[1]
+    mean = s / frames
+    std = (s2 / frames - mean * mean).clamp(min=1e-6).sqrt()
+    return {"fixed_mean": [round(float(v), 5) for v in mean], "fixed_std": [round(float(v), 5) for v in std]}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--arch", default="stream")
+    ap.add_argument("--arch", default="stream-small")
     ap.add_argument("--hours", type=float, default=2.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--total-steps", type=int, default=60000)
+    ap.add_argument("--warmup", type=int, default=1000, help="steps of linear learning-rate warm-up")
     ap.add_argument("--max-frames", type=int, default=12000, help="feature frames per batch")
     ap.add_argument("--save-minutes", type=float, default=15)
     ap.add_argument("--seed", type=int, default=1)
@@ -131,14 +150,17 @@ def main():
                                                   time.time() - t0), flush=True)
     bank = augment.load_noise_bank(os.path.abspath(a.shared))
 
-    cfg = model_config(a.arch, normalize="NA")
+    last = os.path.join(a.work, "last.pt")
+    ck = torch.load(last, map_location="cpu") if os.path.exists(last) else None
+    # fixed per-mel-bin statistics of the training audio (NeMo normalize: {fixed_mean, fixed_std}):
+    # streamable like NA, but the network sees zero-mean inputs, so padding is not a loud outlier
+    norm = ck["normalize"] if ck and "normalize" in ck else feature_stats(train, audio, a.arch, rng)
+    cfg = model_config(a.arch, normalize=norm)
     model = EncDecCTCModel(cfg)
     opt = torch.optim.AdamW([p for n, p in model.named_parameters() if not n.startswith("preprocessor")],
                             lr=a.lr, weight_decay=1e-3, betas=(0.9, 0.98))
     step, epoch = 0, 0
-    last = os.path.join(a.work, "last.pt")
-    if os.path.exists(last):
-        ck = torch.load(last, map_location="cpu")
+    if ck:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, epoch = ck["step"], ck["epoch"]
@@ -148,7 +170,7 @@ def main():
           flush=True)
 
     def lr_at(s):
-        warm = 1000
+        warm = a.warmup
         if s < warm:
             return a.lr * (s + 1) / warm
         return a.lr * max(0.02, 0.5 * (1 + math.cos(math.pi * min(1.0, (s - warm) / (a.total_steps - warm)))))
@@ -160,7 +182,7 @@ def main():
 
     def save():
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "epoch": epoch,
-                    "rng": rng.getstate()}, last + ".tmp")
+                    "rng": rng.getstate(), "normalize": norm}, last + ".tmp")
         os.replace(last + ".tmp", last)
         model.eval()
         tmp = a.out + ".tmp"

@@ -76,6 +76,29 @@ for k in range(2):
 T.check(sorted(shards) == sorted(r["audio_filepath"] for r in rows) and len(shards) == 5,
         "--shard 0/2 and 1/2 together cover the manifest exactly once")
 
+# beam search with the bundled corpus LM, n-best, hot words; bad decoding options
+p = vp("transcribe", "-m", tiny, "--lm", "default", "--nbest", "3", "--hotword", "canoe:4", "-f", "json", SAMPLE,
+       checked=True)
+ok = p.returncode == 0
+if ok:
+    j = json.loads(p.stdout)
+    nb = j["nbest"]
+    ok = 1 <= len(nb) <= 3 and nb[0]["text"] == j["pred_text"] and all(nb[i]["score"] >= nb[i + 1]["score"]
+                                                                       for i in range(len(nb) - 1))
+T.check(ok, "--lm default --nbest 3 --hotword: sorted n-best list led by pred_text (no memory errors) %s"
+        % p.stderr[-300:])
+p = vp("transcribe", "-m", tiny, "--lm", "default", "--manifest", man)
+T.check(p.returncode == 0 and len(p.stdout.splitlines()) == 5, "manifest decoded with beam search and LM")
+bad_lm = os.path.join(d, "bad.arpa")
+with open(bad_lm, "w") as f:
+    f.write("\\data\\\nngram 1=2\n\n\\1-grams:\n-1 a\n")
+p = vp("transcribe", "-m", tiny, "--lm", bad_lm, SAMPLE, checked=True)
+T.check(p.returncode == 1 and "bad.arpa: line" in p.stderr, "malformed LM: clean error naming it: " + p.stderr.strip())
+for args, what in ((["--hotword", ":3"], "--hotword takes one word"), (["--alpha", "x"], "--alpha takes a number"),
+                   (["--beam", "0"], "--beam takes a count"), (["--lm"], "--lm needs a value")):
+    p = vp("transcribe", "-m", tiny, *(args + [SAMPLE] if args != ["--lm"] else args))
+    T.check(p.returncode == 2 and what in p.stderr, "bad decoding option %s: %s" % (" ".join(args), p.stderr.strip()))
+
 # bad input
 p = vp("transcribe", "-m", tiny, os.path.join(d, "nope.wav"), checked=True)
 T.check(p.returncode == 1 and "nope.wav: no such file" in p.stderr, "missing audio: " + p.stderr.strip()[:100])
@@ -165,6 +188,10 @@ T.check(p.returncode == 0 and finals and " ".join(finals) == offline and
 p = subprocess.run([T.libtool_exec(VP), "live", "-m", stream_nemo, "-i", "-", "--no-partials"], input=open(SAMPLE, "rb").read(),
                    capture_output=True, env=dict(T.env(), LD_LIBRARY_PATH=os.path.join(T.BUILDDIR, "core", ".libs")))
 T.check(p.returncode == 0 and " ".join(p.stdout.decode().split()) == offline, "live --input - (stdin) gives the same words")
+p = vp("live", "-m", stream_nemo, "-i", SAMPLE, "-f", "json", "--endpoint-ms", "300", "--lm", "default", "--beam", "8",
+       checked=True)
+T.check(p.returncode == 0 and all("text" in json.loads(line) for line in p.stdout.splitlines()),
+        "live with beam search and the corpus LM (no memory errors) " + p.stderr[-200:])
 # buffered inference for a per-utterance (per_feature) model: the chunk's outputs of each window
 p = vp("live", "-m", tiny, "-i", SAMPLE, "-f", "json", "--chunk-s", "1.0", "--buffer-s", "3.0", checked=True)
 blines = [json.loads(line) for line in p.stdout.splitlines()]

@@ -1,12 +1,18 @@
 #!/usr/bin/python3
 """`make eval`: WER/CER of the bundled ASR model next to pocketsphinx, same files, same run.
 
+voxpipe decodes each set three ways: greedy, beam search with the bundled corpus LM
+(share/models/english-corpus-3gram.arpa, alpha/beta as tuned by --tune on the corpus dev split) and
+beam search with pocketsphinx-en-us's general English 3-gram (en-us.lm.bin); the decode time per
+second of audio of each is printed beside its WER.
+
 Sets: held-out TTS (voices and sentences never trained on, synthesised here by the corpus recipe
 with a fixed seed) and the real recordings of ../shared/data that training never saw (LibriSpeech
 samples, CMU ARCTIC, JFK, pocketsphinx test audio, Vosk test). pocketsphinx (Debian packages
 pocketsphinx, pocketsphinx-en-us) runs with its default en-us acoustic model, LM and dictionary.
 
   /usr/bin/python3 tests/eval/eval_asr.py [--model M] [--work DIR] [--tts N]
+  /usr/bin/python3 tests/eval/eval_asr.py --tune CORPUS_DIR   (grid of alpha x beta on CORPUS_DIR/dev.jsonl)
 """
 import argparse
 import csv
@@ -60,17 +66,26 @@ def real_sets():
     return {k: v for k, v in sets.items() if v}
 
 
-def voxpipe(items, model, work):
+ENUS_LM = "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin"
+# tuned with --tune on the corpus dev split (training voices, held-out sentences)
+CORPUS_LM_ARGS = ["--lm", "default", "--alpha", "0.5", "--beta", "1.0"]
+ENUS_LM_ARGS = ["--lm", ENUS_LM, "--alpha", "0.5", "--beta", "1.0"]
+
+
+def voxpipe(items, model, work, extra=()):
     man = os.path.join(work, "manifest.jsonl")
     with open(man, "w") as f:
         for path, text in items:
             f.write(json.dumps({"audio_filepath": path, "text": text}) + "\n")
     cmd = [os.path.join(BUILD, "apps", "voxpipe"), "transcribe", "--manifest", man] + (["-m", model] if model else [])
+    cmd += list(extra)
     env = dict(os.environ, VOXPIPE_MODEL_PATH=os.path.join(BUILD, "models", ".libs"),
                VOXPIPE_DATA_DIR=os.path.join(TOP, "share"))
     out = subprocess.run(cmd, capture_output=True, text=True, env=env).stdout
     rows = [json.loads(line) for line in out.splitlines()]
-    return [r.get("pred_text", "") for r in rows], sum(r.get("processing_time", 0) for r in rows)
+    hyps = {r["audio_filepath"]: r.get("pred_text", "") for r in rows}
+    audio = sum(r.get("duration", 0) for r in rows)
+    return [hyps.get(p, "") for p, _ in items], sum(r.get("processing_time", 0) for r in rows) / max(audio, 1e-9)
 
 
 def pocketsphinx(items, work):
@@ -96,25 +111,50 @@ def score(items, hyps):
     return we / max(1, wn), ce / max(1, cn)
 
 
+def tune(corpus_dir, model, work):
+    with open(os.path.join(corpus_dir, "dev.jsonl")) as f:
+        items = [(r["audio_filepath"], r["text"]) for r in map(json.loads, f)][:150]
+    greedy, _ = voxpipe(items, model, work)
+    print("dev greedy WER %.2f%%" % (100 * score(items, greedy)[0]), flush=True)
+    for lm_args in (["--lm", "default"], ["--lm", ENUS_LM]):
+        for alpha in (0.3, 0.5, 0.8, 1.2):
+            for beta in (0.0, 1.0, 2.0, 3.0):
+                hyps, _ = voxpipe(items, model, work, lm_args + ["--alpha", str(alpha), "--beta", str(beta)])
+                print("dev %s alpha %.1f beta %.1f WER %.2f%%" % (os.path.basename(lm_args[1]), alpha, beta,
+                                                               100 * score(items, hyps)[0]), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model")
     ap.add_argument("--work", default=os.path.join(BUILD, "tests", "tmp", "eval"))
     ap.add_argument("--tts", type=int, default=60)
+    ap.add_argument("--tune", metavar="CORPUS_DIR")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
+    if a.tune:
+        return tune(a.tune, a.model, a.work)
     sets = {"tts-heldout": tts_set(a.work, a.tts)}
     sets.update(real_sets())
-    print("%-18s %5s  %-18s %-18s" % ("set", "files", "voxpipe WER/CER", "pocketsphinx WER/CER"))
+    ways = [("greedy", [])]
+    ways.append(("beam+corpusLM", CORPUS_LM_ARGS))
+    if os.path.exists(ENUS_LM):
+        ways.append(("beam+en-us.lm", ENUS_LM_ARGS))
+    print("%-18s %5s  %s   %-14s" % ("set", "files", "   ".join("%-24s" % ("voxpipe " + w) for w, _ in ways),
+                                     "pocketsphinx"))
+    print("%-18s %5s  %s   %-14s" % ("", "", "   ".join("%-24s" % "WER / CER / decode RTF" for _ in ways), "WER / CER"))
     for name, items in sets.items():
-        vh, _ = voxpipe(items, a.model, a.work)
-        vw, vc = score(items, vh)
+        cols, results = [], []
+        for way, extra in ways:
+            vh, rtf = voxpipe(items, a.model, a.work, extra)
+            vw, vc = score(items, vh)
+            cols.append("%5.1f%% / %5.1f%% / %.4f  " % (100 * vw, 100 * vc, rtf))
+            results.append("voxpipe_%s_wer=%.4f voxpipe_%s_rtf=%.5f" % (way, vw, way, rtf))
         ph = pocketsphinx(items, a.work)
         pw, pc = score(items, ph) if ph is not None else (float("nan"), float("nan"))
-        print("%-18s %5d  %5.1f%% / %5.1f%%    %5.1f%% / %5.1f%%" % (name, len(items), 100 * vw, 100 * vc, 100 * pw,
-                                                                   100 * pc))
-        print("RESULT eval set=%s files=%d voxpipe_wer=%.4f voxpipe_cer=%.4f pocketsphinx_wer=%.4f pocketsphinx_cer=%.4f"
-              % (name, len(items), vw, vc, pw, pc), flush=True)
+        print("%-18s %5d  %s   %5.1f%% / %5.1f%%" % (name, len(items), "   ".join(cols), 100 * pw, 100 * pc))
+        print("RESULT eval set=%s files=%d %s pocketsphinx_wer=%.4f pocketsphinx_cer=%.4f"
+              % (name, len(items), " ".join(results), pw, pc), flush=True)
 
 
 if __name__ == "__main__":

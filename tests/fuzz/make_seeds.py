@@ -10,7 +10,7 @@ out = sys.argv[1]
 top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(top, "models", "common"))
 sys.path.insert(0, os.path.join(top, "models", "quartznet"))
-for sub in ("checkpoint", "config", "audio", "pickle"):
+for sub in ("checkpoint", "config", "audio", "pickle", "arpa"):
     os.makedirs(os.path.join(out, sub), exist_ok=True)
 import numpy as np  # noqa: E402
 import scipy.io.wavfile  # noqa: E402
@@ -39,3 +39,6 @@ wav = os.path.join(out, "audio", "a.wav")
 scipy.io.wavfile.write(wav, 16000, x)
 for ext in ("flac", "ogg", "aiff"):
     subprocess.run(["sox", wav, os.path.join(out, "audio", "a." + ext)], check=False)
+open(os.path.join(out, "arpa", "toy.arpa"), "w").write(
+    "\\data\\\nngram 1=4\nngram 2=2\nngram 3=1\n\n\\1-grams:\n-1.0 <s> -0.3\n-1.0 </s>\n-0.7 a -0.2\n"
+    "-0.9 b -0.1\n\n\\2-grams:\n-0.3 <s> a -0.1\n-0.2 a b\n\n\\3-grams:\n-0.1 <s> a b\n\n\\end\\\n")

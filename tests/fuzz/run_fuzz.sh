@@ -14,7 +14,7 @@ libs="$(pkg-config --cflags --libs fftw3 sndfile samplerate libarchive yaml-0.1 
 core=$(ls "$top_srcdir"/core/src/*.c)
 /usr/bin/python3 "$top_srcdir/tests/fuzz/make_seeds.py" "$work/seeds" || exit 1
 status=0
-for t in checkpoint pickle config audio; do
+for t in checkpoint pickle config audio arpa; do
   bin=$work/fuzz_$t
   $CC $flags -o "$bin" "$top_srcdir/tests/fuzz/fuzz_$t.c" $core $libs || { echo "FAIL build fuzz_$t"; status=1; continue; }
   mkdir -p "$work/corpus-$t" "$work/crashes-$t"

@@ -15,10 +15,12 @@ import torch  # noqa: E402
 import quartznet as Q  # noqa: E402
 from nemo_conv import save_nemo  # noqa: E402
 
-ARCHS = [("tiny", "per_feature"), ("jasperish", "per_feature"), ("stream", "NA"), ("5x5", "per_feature"),
-         ("15x5", "per_feature")]
+# fixed statistics (NeMo normalize: {fixed_mean, fixed_std}), as the bundled model uses
+FIXED = {"fixed_mean": [round(-10 + 0.1 * i, 3) for i in range(64)], "fixed_std": [round(3 + 0.02 * i, 3) for i in range(64)]}
+ARCHS = [("tiny", "per_feature"), ("jasperish", "per_feature"), ("stream-small", FIXED), ("stream", "NA"),
+         ("5x5", "per_feature"), ("15x5", "per_feature")]
 if os.environ.get("VOX_QUICK"):
-    ARCHS = ARCHS[:3]
+    ARCHS = ARCHS[:4]
 
 
 def audio_inputs():
@@ -77,6 +79,16 @@ for arch, norm in ARCHS:
         t_r, times_r = greedy(ref, Q.LABELS)
         T.check(t_c == t_r and times_c == times_r,
                 "%s / %s: greedy transcript and token frames equal PyTorch's (%d tokens)" % (arch, name, len(t_r)))
+        if isinstance(norm, dict):  # the whole path: file -> vox_asr (fixed statistics) -> greedy text
+            wav = os.path.join(d, "in.wav")
+            scipy.io.wavfile.write(wav, 16000, (np.clip(x, -1, 1) * 32767).astype(np.int16))
+            with torch.no_grad():
+                xq = scipy.io.wavfile.read(wav)[1].astype(np.float64) / 32768.0
+                lq, lnq = ref_model(torch.from_numpy(xq)[None], torch.tensor([len(xq)]))
+            want = " ".join(greedy(lq[0, : int(lnq[0])].numpy(), Q.LABELS)[0].split())
+            got = T.run([T.VOXPIPE, "transcribe", "-m", path, wav]).stdout.strip()
+            T.check(got == want, "%s / %s: voxpipe transcribe (fixed feature statistics) = PyTorch greedy: %r"
+                    % (arch, name, got[:60]))
         for key, o in outs.items():
             if key == (1, 100000):
                 continue

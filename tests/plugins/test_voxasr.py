@@ -48,7 +48,8 @@ def messages(out):
 
 p = subprocess.run(["gst-inspect-1.0", "voxasr"], capture_output=True, text=True, env=env)
 T.check(p.returncode == 0 and all(k in p.stdout for k in ("model", "partial-results", "endpoint-silence-ms",
-                                                          "chunk-ms", "latency", "threads", "S16LE")),
+                                                          "chunk-ms", "latency", "threads", "S16LE", "beam-size", "lm-alpha",
+                                                          "hotwords")),
         "gst-inspect-1.0 voxasr: documented properties and caps")
 
 torch.manual_seed(0)
@@ -73,6 +74,20 @@ p = gst("-m", "filesrc", "location=" + SAMPLE, "!", "decodebin", "!", "audioconv
 msgs = messages(p.stdout)
 T.check(p.returncode == 0 and msgs and all(m[1] for m in msgs),
         "44.1 kHz stereo S16LE accepted (mixed down and resampled inside), finals only with partial-results=false")
+
+# beam search with the bundled corpus LM: same text as `voxpipe transcribe --lm`
+lm = os.path.join(T.SRCDIR, "share", "models", "english-corpus-3gram.arpa")
+want = json.loads(T.run([T.VOXPIPE, "transcribe", "-m", nemo, "-f", "json", "--lm", lm, "--beam", "8", "--hotword",
+                         "canoe:3", SAMPLE]).stdout)["pred_text"]
+p = gst("-m", "filesrc", "location=" + SAMPLE, "!", "decodebin", "!", "audioconvert", "!", "voxasr", "model=" + nemo,
+        "lm=" + lm, "beam-size=8", "hotwords=canoe:3", "endpoint-silence-ms=60000", "!", "fakesink")
+finals = [m for m in messages(p.stdout) if m[1]]
+T.check(p.returncode == 0 and len(finals) == 1 and finals[0][0] == want,
+        "voxasr lm=... beam-size=8 hotwords=canoe:3: final equals `voxpipe transcribe --lm` (%r)" % want[:50])
+p = gst("audiotestsrc", "num-buffers=10", "!", "voxasr", "model=" + nemo, "lm=" + os.path.join(d, "nolm.arpa"), "!",
+        "fakesink")
+T.check(p.returncode != 0 and "Could not load the language model" in p.stdout + p.stderr,
+        "missing LM: GStreamer error naming it")
 
 p = gst("audiotestsrc", "num-buffers=10", "!", "voxasr", "model=" + os.path.join(d, "nope.nemo"), "!", "fakesink")
 T.check(p.returncode != 0 and "Could not load the speech model" in p.stdout + p.stderr and "nope.nemo" in p.stdout + p.stderr,

@@ -16,6 +16,13 @@
  *                                                      speech segments, one "start end" line each
  *   voxtest_tool vad-smooth WIN.f32 OUT.f32 WINDOW SHIFT MEDIAN   window -> frame probabilities
  *   voxtest_tool config CKPT PATH                     prints one config value
+ *   voxtest_tool ctc LOGP.f32 LABELS BEAM LM|- ALPHA BETA CHUNK [WORD:BOOST...]
+ *                                                      decodes log-probs [T][labels+1] (blank last)
+ *                                                      greedily (BEAM 0) or with beam search, pushed
+ *                                                      CHUNK frames at a time; prints "text: ...",
+ *                                                      "word W START END CONF" and "nbest SCORE TEXT"
+ *   voxtest_tool lm FILE                              loads an LM ("info ..."), then scores each
+ *                                                      stdin line "w1 .. wn": ln P(wn | w1..wn-1)
  * Exit 0 on success, 1 with the library's message on stderr on failure. */
 #include <pthread.h>
 #include <stdio.h>
@@ -166,6 +173,11 @@ static int cmd_logits(int argc, char **argv) {
     free(sq);
     free(mean);
     free(inv);
+  } else if (info->features.normalize == VOX_NORMALIZE_FIXED) {
+    float inv[VOX_FIXED_NORM_MAX];
+    for (int i = 0; i < nm; i++)
+      inv[i] = 1.0f / info->features.fixed_std[i];
+    vox_features_normalize(feats, cap, nm, nf, info->features.fixed_mean, inv);
   }
   FILE *o = fopen(argv[4], "wb");
   int rc = run_model(m, feats, cap, nf, chunk, o);
@@ -374,6 +386,122 @@ static int cmd_config(int argc, char **argv) {
   return v ? 0 : 1;
 }
 
+static void print_transcript(const vox_transcript *t) {
+  printf("text: %s\n", t->text);
+  for (size_t i = 0; i < t->n_words; i++)
+    printf("word %s %.3f %.3f %.4f\n", t->words[i].text, t->words[i].start_s, t->words[i].end_s,
+           t->words[i].confidence);
+}
+
+static int cmd_ctc(int argc, char **argv) {
+  if (argc < 9)
+    return 2;
+  size_t n;
+  float *lp = read_f32(argv[2], &n);
+  const char *lab = argv[3];
+  int nl = (int)strlen(lab), beam = atoi(argv[4]), chunk = atoi(argv[8]);
+  if (!lp || nl < 1 || chunk < 1)
+    return 2;
+  size_t C = (size_t)nl + 1, T = n / C;
+  char one[64][2];
+  const char *labels[64];
+  for (int i = 0; i < nl && i < 64; i++) {
+    one[i][0] = lab[i];
+    one[i][1] = '\0';
+    labels[i] = one[i];
+  }
+  float *cm = malloc(sizeof(float) * C * (T ? T : 1)); /* channel-major */
+  for (size_t t = 0; t < T; t++)
+    for (size_t c = 0; c < C; c++)
+      cm[c * T + t] = lp[t * C + c];
+  vox_error err = {0};
+  int rc = 0;
+  if (beam == 0) {
+    vox_ctc_decoder *d;
+    if (vox_ctc_decoder_new(labels, nl, nl, 0.04, &d, &err))
+      rc = fail(&err);
+    for (size_t t = 0; !rc && t < T; t += (size_t)chunk)
+      if (vox_ctc_decoder_push(d, cm + t, T, T - t < (size_t)chunk ? T - t : (size_t)chunk, &err))
+        rc = fail(&err);
+    if (!rc) {
+      vox_transcript tr;
+      vox_ctc_decoder_result(d, &tr);
+      print_transcript(&tr);
+      vox_ctc_decoder_free(d);
+    }
+  } else {
+    vox_beam_params bp = vox_beam_default_params();
+    vox_lm *lm = NULL;
+    vox_hotword hot[16];
+    bp.beam_size = beam;
+    bp.alpha = (float)atof(argv[6]);
+    bp.beta = (float)atof(argv[7]);
+    for (int i = 9; i < argc && bp.n_hotwords < 16; i++) {
+      char *colon = strrchr(argv[i], ':');
+      if (!colon)
+        return 2;
+      *colon = '\0';
+      hot[bp.n_hotwords].word = argv[i];
+      hot[bp.n_hotwords++].boost = (float)atof(colon + 1);
+    }
+    bp.hotwords = hot;
+    if (strcmp(argv[5], "-") && vox_lm_load(argv[5], &lm, &err))
+      rc = fail(&err);
+    bp.lm = lm;
+    vox_ctc_beam *d = NULL;
+    if (!rc && vox_ctc_beam_new(labels, nl, nl, 0.04, &bp, &d, &err))
+      rc = fail(&err);
+    for (size_t t = 0; !rc && t < T; t += (size_t)chunk)
+      if (vox_ctc_beam_push(d, cm + t, T, T - t < (size_t)chunk ? T - t : (size_t)chunk, &err))
+        rc = fail(&err);
+    if (!rc) {
+      vox_ctc_beam_finish(d);
+      vox_transcript tr[8];
+      float sc[8];
+      size_t k = vox_ctc_beam_nbest(d, 8, tr, sc);
+      if (k)
+        print_transcript(&tr[0]);
+      for (size_t i = 0; i < k; i++)
+        printf("nbest %.4f %s\n", sc[i], tr[i].text);
+    }
+    vox_ctc_beam_free(d);
+    vox_lm_free(lm);
+  }
+  free(cm);
+  free(lp);
+  return rc;
+}
+
+static int cmd_lm(int argc, char **argv) {
+  if (argc < 3)
+    return 2;
+  vox_lm *lm;
+  vox_error err = {0};
+  if (vox_lm_load(argv[2], &lm, &err))
+    return fail(&err);
+  const vox_lm_info *in = vox_lm_get_info(lm);
+  printf("info %s order %d memory %zu unk %d counts", in->format, in->order, in->memory_bytes, in->has_unk);
+  for (int i = 0; i < in->order; i++)
+    printf(" %zu", in->counts[i]);
+  printf("\n");
+  char line[1024];
+  while (fgets(line, sizeof line, stdin)) {
+    int32_t ids[64];
+    int n = 0, unknown = 0;
+    for (char *save = NULL, *w = strtok_r(line, " \t\n", &save); w && n < 64; w = strtok_r(NULL, " \t\n", &save))
+      if ((ids[n++] = vox_lm_word(lm, w, strlen(w))) < 0)
+        unknown = 1;
+    if (!n)
+      continue;
+    if (unknown)
+      printf("unk\n");
+    else
+      printf("%.5f\n", vox_lm_score(lm, ids, n - 1, ids[n - 1]));
+  }
+  vox_lm_free(lm);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2)
     return 2;
@@ -395,6 +523,10 @@ int main(int argc, char **argv) {
     return cmd_audio(argc, argv);
   if (!strcmp(argv[1], "config"))
     return cmd_config(argc, argv);
+  if (!strcmp(argv[1], "ctc"))
+    return cmd_ctc(argc, argv);
+  if (!strcmp(argv[1], "lm"))
+    return cmd_lm(argc, argv);
   fprintf(stderr, "unknown command %s\n", argv[1]);
   return 2;
 }

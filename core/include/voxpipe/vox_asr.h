@@ -7,7 +7,7 @@
  *   vox_asr_stream_free(s);  vox_model_free(m);
  *
  * A stream computes features (planned once), runs the model with its caches and decodes CTC
- * greedily, all in fixed buffers. Models trained with per-utterance feature normalization
+ * greedily or with a beam search (vox_ctc_beam.h), in buffers sized once. Models trained with per-utterance feature normalization
  * (NeMo normalize: per_feature, e.g. NVIDIA's QuartzNet) need the utterance's statistics first:
  * vox_asr_stream_transcribe_file makes two passes over the file (statistics, then recognition), so
  * the result equals whole-file inference in bounded memory whatever the file's length.
@@ -19,6 +19,7 @@
 
 #include "voxpipe/vox_audio.h"
 #include "voxpipe/vox_ctc.h"
+#include "voxpipe/vox_ctc_beam.h"
 #include "voxpipe/vox_error.h"
 #include "voxpipe/vox_model.h"
 
@@ -40,6 +41,9 @@ typedef struct vox_asr_params {
    * (buffer_s - chunk_s) / 2; compute: about buffer_s / chunk_s times offline. 0 (default): off. */
   double buffered_chunk_s;
   double buffered_buffer_s;
+  /* CTC prefix beam search (with an LM and hot words) instead of greedy decoding; NULL: greedy.
+   * Copied at vox_asr_stream_new; its LM must outlive the stream. */
+  const vox_beam_params *beam;
 } vox_asr_params;
 
 VOX_API vox_asr_params vox_asr_default_params(void);
@@ -61,6 +65,10 @@ VOX_API vox_status vox_asr_stream_accept(vox_asr_stream *s, const float *samples
 VOX_API vox_status vox_asr_stream_finish(vox_asr_stream *s, vox_error *err);
 /* The transcript so far; valid until the next call on the stream. */
 VOX_API void vox_asr_stream_result(vox_asr_stream *s, vox_transcript *out);
+
+/* Up to k hypotheses, best first, with their ln scores (may be NULL); greedy decoding gives one.
+ * Valid until the next call on the stream. */
+VOX_API size_t vox_asr_stream_nbest(vox_asr_stream *s, size_t k, vox_transcript *out, float *scores);
 
 /* Algorithmic latency in seconds: the model's look-ahead, or the buffered-mode delay. */
 VOX_API double vox_asr_stream_latency_s(const vox_asr_stream *s);

@@ -22,8 +22,12 @@ extern "C" {
 
 typedef enum vox_normalize {
   VOX_NORMALIZE_NONE,        /* NeMo normalize: NA (streaming models) */
-  VOX_NORMALIZE_PER_FEATURE  /* per mel bin over the utterance: (x - mean) / (std + 1e-5) */
+  VOX_NORMALIZE_PER_FEATURE, /* per mel bin over the utterance: (x - mean) / (std + 1e-5) */
+  VOX_NORMALIZE_FIXED        /* per mel bin with stored statistics, NeMo normalize: {fixed_mean:
+                              * [..], fixed_std: [..]}: (x - fixed_mean) / fixed_std; streamable */
 } vox_normalize;
+
+#define VOX_FIXED_NORM_MAX 256
 
 typedef struct vox_feature_config {
   int sample_rate_hz;   /* 16000 */
@@ -39,6 +43,8 @@ typedef struct vox_feature_config {
   int log;              /* 1: natural log of the mel energies */
   int log_clamp;        /* 1: log(max(x, guard)) instead of log(x + guard) */
   vox_normalize normalize;
+  float fixed_mean[VOX_FIXED_NORM_MAX]; /* VOX_NORMALIZE_FIXED: n_mels values each */
+  float fixed_std[VOX_FIXED_NORM_MAX];
   int n_mfcc;           /* > 0: output that many MFCCs (DCT-II, ortho) of the log mel instead */
   int htk_mel;          /* 1: HTK mel scale, triangles of height 1 (torchaudio's MelSpectrogram
                          * default, NeMo's AudioToMFCCPreprocessor); 0: Slaney scale + area norm */
