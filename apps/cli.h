@@ -64,6 +64,37 @@ int cli_decoder_option(cli_decoder *d, const char *cmd, int argc, char **argv, i
 int cli_decoder_setup(cli_decoder *d, const char *cmd, vox_asr_params *ap);
 void cli_decoder_free(cli_decoder *d);
 
+/* The VAD pass shared by vad and transcribe --vad (cli_vad.c). */
+typedef struct cli_vad_options {
+  vox_vad_params q;
+  double window_ms, shift_ms;
+  int median, thresholds_given;
+} cli_vad_options;
+typedef struct cli_vad cli_vad;
+extern const char *const CLI_VAD_HELP;
+void cli_vad_options_init(cli_vad_options *o);
+/* Consumes a VAD option (and its value) at argv[*i]: 1, else 0. */
+int cli_vad_option(cli_vad_options *o, int argc, char **argv, int *i);
+/* Loads the VAD model (NULL: bundled); prints the error and returns NULL on failure. */
+cli_vad *cli_vad_new(const char *cmd, const char *model, const cli_vad_options *o);
+void cli_vad_free(cli_vad *v);
+/* Speech segments of a file (caller frees *seg); -1 with err set on failure. */
+int cli_vad_file(cli_vad *v, const char *path, vox_segment **seg, size_t *ns, vox_error *err);
+
+/* Words of several segments on one time line (cli_segments.c); owns its strings. */
+typedef struct cli_joined {
+  char *text;
+  size_t text_len, text_cap;
+  vox_word *words;
+  size_t n_words, cap_words;
+  double duration_s;
+} cli_joined;
+/* Recognises the speech segments `vad` finds in path with asr (rate: the model's); -1 with err set. */
+int cli_transcribe_segments(cli_vad *vad, vox_asr_stream *asr, int rate, const char *path, cli_joined *out,
+                            vox_error *err);
+void cli_joined_view(const cli_joined *j, vox_transcript *t);
+void cli_joined_free(cli_joined *j);
+
 /* Writes a transcript in a format: "text", "json", "srt", "vtt". */
 int cli_write_transcript(FILE *f, const char *format, const char *path, const vox_transcript *t,
                          double processing_s, int index);

@@ -22,6 +22,9 @@ static void usage(FILE *f) {
           "                      JSON lines with pred_text, words, duration, processing_time\n"
           "      --shard K/N     only every N-th manifest line, starting at line K (0-based)\n"
           "  -o, --output FILE   write there instead of standard output\n"
+          "      --vad           recognise only the speech a VAD finds (the bundled MarbleNet), one\n"
+          "                      segment at a time: silence costs nothing, long files split at pauses\n"
+          "      --vad-model M   --vad with this VAD model; the options of `voxpipe vad` apply too\n"
           "\n%s",
           cli_default_model("asr"), CLI_DECODER_HELP);
 }
@@ -49,13 +52,17 @@ typedef struct job {
   const char *format;
   int index;
   const cli_decoder *dec;
+  cli_vad *vad;  /* --vad: recognise the speech segments only */
+  int rate;      /* the ASR model's sample rate */
 } job;
 
 /* Transcribes one file; in manifest mode `ref` is the manifest's text (or NULL). */
 static int one(job *j, const char *path, const char *ref, int manifest) {
   vox_error err = {0};
   double t0 = now_s();
-  vox_status st = vox_asr_stream_transcribe_file(j->asr, path, NULL, &err);
+  cli_joined joined = {0};
+  vox_status st = j->vad ? (cli_transcribe_segments(j->vad, j->asr, j->rate, path, &joined, &err) ? err.code : VOX_OK)
+                         : vox_asr_stream_transcribe_file(j->asr, path, NULL, &err);
   double dt = now_s() - t0;
   if (st != VOX_OK) {
     cli_error("transcribe", &err);
@@ -69,6 +76,16 @@ static int one(job *j, const char *path, const char *ref, int manifest) {
     return 1;
   }
   vox_transcript t;
+  if (j->vad) {
+    cli_joined_view(&joined, &t);
+    if (manifest)
+      cli_write_json(j->out, path, ref, &t, 1, NULL, dt);
+    else if (cli_write_transcript(j->out, j->format, path, &t, dt, j->index) != 0)
+      fprintf(stderr, "voxpipe transcribe: cannot write the output\n");
+    cli_joined_free(&joined);
+    j->index++;
+    return fflush(j->out) == 0 && !ferror(j->out) ? 0 : 1;
+  }
   vox_asr_stream_result(j->asr, &t);
   if (manifest || (j->dec->nbest > 1 && !strcmp(j->format, "json"))) {
     vox_transcript nb[64];
@@ -101,7 +118,10 @@ int cmd_transcribe(int argc, char **argv) {
   char **files = calloc((size_t)argc, sizeof *files);
   cli_decoder dec;
   cli_decoder_init(&dec);
-  int n_files = 0;
+  cli_vad_options vo;
+  cli_vad_options_init(&vo);
+  int n_files = 0, use_vad = 0;
+  const char *vad_model = NULL;
   if (!files)
     return 1;
   for (int i = 1; i < argc; i++) {
@@ -113,9 +133,14 @@ int cmd_transcribe(int argc, char **argv) {
       free(files);
       return 2;
     }
-    if (dr > 0)
+    if (dr > 0 || cli_vad_option(&vo, argc, argv, &i))
       continue;
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    if (!strcmp(a, "--vad"))
+      use_vad = 1;
+    else if (!strcmp(a, "--vad-model") && has_val) {
+      use_vad = 1;
+      vad_model = argv[++i];
+    } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage(stdout);
       cli_decoder_free(&dec);
       free(files);
@@ -198,7 +223,16 @@ int cmd_transcribe(int argc, char **argv) {
     free(files);
     return 1;
   }
-  job j = {asr, out, format, 0, &dec};
+  job j = {asr, out, format, 0, &dec, NULL, vox_model_get_info(m)->sample_rate_hz};
+  if (use_vad && !(j.vad = cli_vad_new("transcribe", vad_model, &vo))) {
+    if (output)
+      fclose(out);
+    vox_asr_stream_free(asr);
+    cli_decoder_free(&dec);
+    vox_model_free(m);
+    free(files);
+    return 1;
+  }
   int failures = 0;
   for (int i = 0; i < n_files; i++) {
     if (tty) {
@@ -246,6 +280,7 @@ int cmd_transcribe(int argc, char **argv) {
     failures++;
   }
   vox_asr_stream_free(asr);
+  cli_vad_free(j.vad);
   cli_decoder_free(&dec);
   vox_model_free(m);
   free(files);

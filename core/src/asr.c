@@ -351,3 +351,37 @@ vox_status vox_asr_stream_transcribe_file(vox_asr_stream *s, const char *path, c
   vox_audio_close(r);
   return st;
 }
+
+vox_status vox_asr_stream_transcribe_samples(vox_asr_stream *s, const float *x, size_t n, vox_error *err) {
+  vox_status st = VOX_OK;
+  if (s->info->features.normalize == VOX_NORMALIZE_PER_FEATURE && !s->chunk) {
+    int nm = s->info->input_channels;
+    double *sum = calloc((size_t)nm, sizeof(double)), *sq = calloc((size_t)nm, sizeof(double));
+    size_t frames = 0;
+    if (!sum || !sq)
+      st = vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+    vox_features_reset(s->feat);
+    for (size_t i = 0; st == VOX_OK && i <= n; i += BLOCK_SAMPLES) {
+      size_t k = n - i < BLOCK_SAMPLES ? n - i : BLOCK_SAMPLES, nf;
+      st = vox_features_process(s->feat, x + i, k, i + k >= n, s->fbuf, s->fcap, s->fcap, &nf, err);
+      if (st == VOX_OK) {
+        vox_features_stats_add(s->fbuf, s->fcap, nm, nf, sum, sq);
+        frames += nf;
+      }
+      if (i + k >= n)
+        break;
+    }
+    if (st == VOX_OK) {
+      vox_features_stats_finish(sum, sq, frames, nm, s->mean, s->inv_std);
+      s->has_norm = 1;
+    }
+    free(sum);
+    free(sq);
+  }
+  vox_asr_stream_reset(s);
+  if (st == VOX_OK)
+    st = vox_asr_stream_accept(s, x, n, err);
+  if (st == VOX_OK)
+    st = vox_asr_stream_finish(s, err);
+  return st;
+}

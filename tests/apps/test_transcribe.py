@@ -99,6 +99,24 @@ for args, what in ((["--hotword", ":3"], "--hotword takes one word"), (["--alpha
     p = vp("transcribe", "-m", tiny, *(args + [SAMPLE] if args != ["--lm"] else args))
     T.check(p.returncode == 2 and what in p.stderr, "bad decoding option %s: %s" % (" ".join(args), p.stderr.strip()))
 
+# --vad: only the speech the bundled VAD finds is recognised, on the file's time line
+rate, x = scipy.io.wavfile.read(SAMPLE)
+gap = np.zeros(int(3.0 * rate), x.dtype)
+padded = os.path.join(d, "gaps.wav")
+scipy.io.wavfile.write(padded, rate, np.concatenate([gap, x, gap, gap, x, gap]))
+span1 = (3.0, 3.0 + len(x) / rate)
+span2 = (span1[1] + 6.0, span1[1] + 6.0 + len(x) / rate)
+p = vp("transcribe", "-m", tiny, "--vad", "-f", "json", padded, checked=True)
+ok = p.returncode == 0
+if ok:
+    j = json.loads(p.stdout)
+    inside = [w for w in j["words"] if any(a - 0.3 <= w["start"] and w["end"] <= b + 0.3 for a, b in (span1, span2))]
+    ok = len(j["words"]) > 0 and len(inside) == len(j["words"]) and abs(j["duration"] - (2 * span1[1] + 6 - 3.0 + 3.0)) < 0.1
+T.check(ok, "transcribe --vad: words only inside the two speech spans, times on the file's line (no memory errors) %s"
+        % p.stderr[-200:])
+p = vp("transcribe", "-m", tiny, "--vad-model", tiny, padded)
+T.check(p.returncode == 1 and "is not a VAD model" in p.stderr, "--vad-model with an ASR model: " + p.stderr.strip())
+
 # bad input
 p = vp("transcribe", "-m", tiny, os.path.join(d, "nope.wav"), checked=True)
 T.check(p.returncode == 1 and "nope.wav: no such file" in p.stderr, "missing audio: " + p.stderr.strip()[:100])

@@ -78,6 +78,11 @@ VOX_API double vox_asr_stream_latency_s(const vox_asr_stream *s);
 VOX_API vox_status vox_asr_stream_transcribe_file(vox_asr_stream *s, const char *path,
                                                   const vox_audio_params *audio, vox_error *err);
 
+/* Resets the stream and recognises n samples at the model's rate (per_feature models get the
+ * samples' own statistics), e.g. one speech segment of a longer recording. */
+VOX_API vox_status vox_asr_stream_transcribe_samples(vox_asr_stream *s, const float *samples, size_t n,
+                                                     vox_error *err);
+
 #ifdef __cplusplus
 }
 #endif

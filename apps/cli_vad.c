@@ -1,0 +1,217 @@
+/* cli_vad.c - the VAD pass `voxpipe vad` and `voxpipe transcribe --vad` share.
+ *
+ * The model classifies windows of window_ms (630) shifted by shift_ms (10) into background /
+ * speech; window probabilities are spread over the frames they cover and smoothed (mean or median,
+ * NeMo's generate_overlap_vad_seq), then binarised with onset/offset hysteresis, padding and minimum
+ * durations (vox_vad.h). Features stream through a sliding buffer: memory does not grow with length. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct cli_vad {
+  vox_model *m;
+  vox_vad_params q;
+  int median;
+  double frame_s;
+  vox_model_stream *ms;
+  int nf, classes, speech_class;
+  size_t window, shift;
+  float *win, *logits, *probs;
+  size_t n_probs, cap_probs;
+};
+typedef struct cli_vad vad_run;
+
+static int push_prob(vad_run *v, float p) {
+  if (v->n_probs == v->cap_probs) {
+    size_t cap = v->cap_probs ? v->cap_probs * 2 : 4096;
+    float *np = realloc(v->probs, cap * sizeof *np);
+    if (!np)
+      return -1;
+    v->probs = np;
+    v->cap_probs = cap;
+  }
+  v->probs[v->n_probs++] = p;
+  return 0;
+}
+
+/* Runs the classifier on n frames starting at buf (stride bstride); *p = P(speech). */
+static int classify(vad_run *v, const float *buf, size_t bstride, size_t n, float *p, vox_error *err) {
+  if (cli_classify_window(v->ms, buf, bstride, n, v->nf, v->win, v->window, v->classes, v->logits, err) < 0)
+    return -1;
+  *p = v->logits[v->speech_class];
+  return 0;
+}
+
+static int run_file(vad_run *v, const vox_model *m, const char *path, vox_error *err) {
+  const vox_model_info *info = vox_model_get_info(m);
+  vox_audio_params ap = vox_audio_default_params();
+  ap.target_rate_hz = info->sample_rate_hz;
+  vox_audio_reader *r;
+  vox_features *f;
+  if (vox_audio_open(path, &ap, &r, err))
+    return -1;
+  if (vox_features_new(&info->features, &f, err)) {
+    vox_audio_close(r);
+    return -1;
+  }
+  size_t block = 8000, fcap = vox_features_max_frames(f, block), bcap = v->window + fcap;
+  float *samples = malloc(block * sizeof *samples), *fb = malloc(sizeof(float) * (size_t)v->nf * fcap);
+  float *buf = malloc(sizeof(float) * (size_t)v->nf * bcap);
+  size_t blen = 0, total = 0;
+  int rc = samples && fb && buf ? 0 : -1;
+  v->n_probs = 0;
+  for (int done = 0; !rc && !done;) {
+    size_t got, nfr;
+    if (vox_audio_read(r, samples, block, &got, err) ||
+        vox_features_process(f, samples, got, got == 0, fb, fcap, fcap, &nfr, err)) {
+      rc = -1;
+      break;
+    }
+    done = got == 0;
+    for (int c = 0; c < v->nf; c++)
+      memcpy(buf + (size_t)c * bcap + blen, fb + (size_t)c * fcap, nfr * sizeof(float));
+    blen += nfr;
+    total += nfr;
+    size_t pos = 0;
+    while (!rc && pos + v->window <= blen) {
+      float p;
+      rc = classify(v, buf + pos, bcap, v->window, &p, err) || push_prob(v, p);
+      pos += v->shift;
+    }
+    if (!rc && done && v->n_probs == 0 && blen > 0) { /* shorter than one window: classify what there is */
+      float p;
+      rc = classify(v, buf, bcap, blen, &p, err) || push_prob(v, p);
+    }
+    for (int c = 0; c < v->nf && pos; c++)
+      memmove(buf + (size_t)c * bcap, buf + (size_t)c * bcap + pos, (blen - pos) * sizeof(float));
+    blen -= pos;
+  }
+  (void)total;
+  free(samples);
+  free(fb);
+  free(buf);
+  vox_features_free(f);
+  vox_audio_close(r);
+  return rc;
+}
+
+cli_vad *cli_vad_new(const char *cmd, const char *model, const cli_vad_options *o) {
+  vox_model *m = cli_load_model(cmd, model, "vad", 1);
+  if (!m)
+    return NULL;
+  const vox_model_info *info = vox_model_get_info(m);
+  cli_vad *v = calloc(1, sizeof *v);
+  if (!v) {
+    vox_model_free(m);
+    return NULL;
+  }
+  v->m = m;
+  v->q = o->q;
+  v->median = o->median;
+  v->speech_class = -1;
+  for (int k = 0; k < info->n_labels; k++)
+    if (info->labels && !strcmp(info->labels[k], "speech"))
+      v->speech_class = k;
+  if (info->task != VOX_TASK_CLASSIFICATION || v->speech_class < 0) {
+    fprintf(stderr, "voxpipe %s: %s is not a VAD model (a classifier with a 'speech' label)\n", cmd,
+            model ? model : cli_default_model("vad"));
+    cli_vad_free(v);
+    return NULL;
+  }
+  if (!o->thresholds_given) { /* a model may state the thresholds it was calibrated for */
+    const vox_config_node *pp = vox_config_get(vox_checkpoint_config(vox_model_checkpoint(m)), "vad_postprocessing");
+    double on = v->q.onset, off = v->q.offset;
+    if (pp && !vox_config_double(pp, "onset", &on, &on, NULL) && !vox_config_double(pp, "offset", &off, &off, NULL) &&
+        on > 0 && on < 1 && off > 0 && off <= on) {
+      v->q.onset = on;
+      v->q.offset = off;
+    }
+  }
+  v->frame_s = (double)info->features.hop_length / info->sample_rate_hz;
+  v->nf = info->input_channels;
+  v->classes = info->output_channels;
+  v->window = (size_t)(o->window_ms / 1000.0 / v->frame_s + 0.5);
+  v->shift = (size_t)(o->shift_ms / 1000.0 / v->frame_s + 0.5);
+  if (!v->shift)
+    v->shift = 1;
+  v->win = malloc(sizeof(float) * (size_t)v->nf * v->window);
+  v->logits = malloc(sizeof(float) * (size_t)v->classes);
+  vox_error err = {0};
+  if (!v->win || !v->logits || vox_model_stream_new(m, &v->ms, &err)) {
+    cli_error(cmd, &err);
+    cli_vad_free(v);
+    return NULL;
+  }
+  return v;
+}
+
+void cli_vad_free(cli_vad *v) {
+  if (!v)
+    return;
+  vox_model_stream_free(v->ms);
+  vox_model_free(v->m);
+  free(v->win);
+  free(v->logits);
+  free(v->probs);
+  free(v);
+}
+
+int cli_vad_file(cli_vad *v, const char *path, vox_segment **seg, size_t *ns, vox_error *err) {
+  *seg = NULL;
+  *ns = 0;
+  if (run_file(v, v->m, path, err))
+    return -1;
+  size_t nfr = v->n_probs ? (v->n_probs - 1) * v->shift + v->window : 0;
+  float *frames = malloc((nfr ? nfr : 1) * sizeof *frames);
+  int rc = !frames || (nfr && vox_vad_smooth(v->probs, v->n_probs, v->window, v->shift, v->median, frames, nfr, err)) ||
+           vox_vad_segments(frames, nfr, v->frame_s, &v->q, seg, ns, err) ? -1 : 0;
+  if (!frames)
+    vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+  free(frames);
+  return rc;
+}
+
+int cli_vad_option(cli_vad_options *o, int argc, char **argv, int *i) {
+  const char *a = argv[*i];
+  int v = *i + 1 < argc;
+  if (!v)
+    return 0;
+  if (!strcmp(a, "--window-ms"))
+    o->window_ms = atof(argv[++*i]);
+  else if (!strcmp(a, "--shift-ms"))
+    o->shift_ms = atof(argv[++*i]);
+  else if (!strcmp(a, "--smoothing"))
+    o->median = !strcmp(argv[++*i], "median");
+  else if (!strcmp(a, "--onset") || !strcmp(a, "--offset")) {
+    *(!strcmp(a, "--onset") ? &o->q.onset : &o->q.offset) = atof(argv[++*i]);
+    o->thresholds_given = 1;
+  } else if (!strcmp(a, "--pad-onset"))
+    o->q.pad_onset_s = atof(argv[++*i]);
+  else if (!strcmp(a, "--pad-offset"))
+    o->q.pad_offset_s = atof(argv[++*i]);
+  else if (!strcmp(a, "--min-duration-on"))
+    o->q.min_duration_on_s = atof(argv[++*i]);
+  else if (!strcmp(a, "--min-duration-off"))
+    o->q.min_duration_off_s = atof(argv[++*i]);
+  else
+    return 0;
+  return 1;
+}
+
+void cli_vad_options_init(cli_vad_options *o) {
+  memset(o, 0, sizeof *o);
+  o->q = vox_vad_default_params();
+  o->window_ms = 630;
+  o->shift_ms = 10;
+}
+
+const char *const CLI_VAD_HELP =
+    "      --window-ms N        window classified at a time (630)\n"
+    "      --shift-ms N         step between windows (10)\n"
+    "      --smoothing mean|median  over the overlapping windows (mean)\n"
+    "      --onset P --offset P thresholds (the model's vad_postprocessing, else NeMo's 0.5, 0.5;\n"
+    "                           the bundled model: 0.9, 0.8)\n"
+    "      --pad-onset S --pad-offset S        seconds added around segments (0)\n"
+    "      --min-duration-on S --min-duration-off S  drop short speech / fill short gaps (0)\n";
