@@ -15,6 +15,28 @@ static const char *task_name(vox_model_task t) {
   return "unknown";
 }
 
+static int has_suffix(const char *s, const char *suf) {
+  size_t n = strlen(s), k = strlen(suf);
+  return n >= k && !strcmp(s + n - k, suf);
+}
+
+/* `voxpipe info` on a word LM: format, order, n-gram counts, memory. */
+static int lm_info(const char *path) {
+  vox_error err = {0};
+  vox_lm *lm;
+  if (vox_lm_load(path, &lm, &err) != VOX_OK) {
+    cli_error("info", &err);
+    return 1;
+  }
+  const vox_lm_info *in = vox_lm_get_info(lm);
+  printf("language model: %s, %d-gram, %s vocabulary\n", in->format, in->order, in->has_unk ? "open (<unk>)" : "closed");
+  for (int i = 0; i < in->order; i++)
+    printf("%d-grams:       %zu\n", i + 1, in->counts[i]);
+  printf("memory:        %.1f MB\n", in->memory_bytes / 1048576.0);
+  vox_lm_free(lm);
+  return 0;
+}
+
 static void print_shape(const vox_tensor *t) {
   printf("[");
   for (int d = 0; d < t->ndim; d++)
@@ -27,9 +49,10 @@ int cmd_info(int argc, char **argv) {
   const char *path = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: voxpipe info [--no-tensors] MODEL\n"
+      printf("usage: voxpipe info [--no-tensors] MODEL|LM\n"
              "Prints the architecture, sample rate, feature settings, labels, parameter count and the\n"
-             "tensor list of a .nemo archive or PyTorch checkpoint.\n");
+             "tensor list of a .nemo archive or PyTorch checkpoint; for a word LM (.arpa, .lm.bin, .DMP, .lm)\n"
+             "its order, n-gram counts and memory.\n");
       return 0;
     } else if (!strcmp(argv[i], "--no-tensors"))
       tensors = 0;
@@ -43,6 +66,8 @@ int cmd_info(int argc, char **argv) {
     fprintf(stderr, "voxpipe info: no model file given. Try 'voxpipe info --help'.\n");
     return 2;
   }
+  if (has_suffix(path, ".arpa") || has_suffix(path, ".lm.bin") || has_suffix(path, ".DMP") || has_suffix(path, ".lm"))
+    return lm_info(path);
   vox_error err = {0};
   vox_model_params mp = vox_model_default_params();
   mp.threads = threads;

@@ -36,6 +36,7 @@
 #endif
 
 #include "gstvoxasr.h"
+#include "gstvoxinput.h"
 
 #include <gst/audio/audio.h>
 #include <string.h>
@@ -91,17 +92,13 @@ struct _GstVoxAsr
   vox_model *model;
   vox_lm *lm;
   vox_asr_stream *stream;
-  vox_resampler *resampler;
-  GstAudioInfo info;
-  gfloat *mono, *resampled;
-  gsize mono_cap, resampled_cap;
+  GstVoxInput input;
   GstClockTime base_time;       /* stream time of sample 0 of the recognizer */
   gsize committed;              /* words already posted as final */
   gsize partial_len;
 };
 
-#define CAPS "audio/x-raw, format = (string) { F32LE, S16LE }, layout = (string) interleaved, " \
-  "rate = (int) [ 1000, 768000 ], channels = (int) [ 1, 256 ]"
+#define CAPS GST_VOX_INPUT_CAPS
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS));
@@ -234,12 +231,7 @@ release (GstVoxAsr * self)
   self->model = NULL;
   vox_lm_free (self->lm);
   self->lm = NULL;
-  vox_resampler_free (self->resampler);
-  self->resampler = NULL;
-  g_free (self->mono);
-  g_free (self->resampled);
-  self->mono = self->resampled = NULL;
-  self->mono_cap = self->resampled_cap = 0;
+  gst_vox_input_clear (&self->input);
 }
 
 static gboolean
@@ -320,20 +312,11 @@ gst_vox_asr_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   GstVoxAsr *self = GST_VOX_ASR (trans);
   vox_error err = { 0 };
 
-  if (!gst_audio_info_from_caps (&self->info, incaps)) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, (NULL),
-        ("invalid audio caps %" GST_PTR_FORMAT, incaps));
-    return FALSE;
-  }
-  vox_resampler_free (self->resampler);
-  self->resampler = NULL;
   int model_rate = vox_model_get_info (self->model)->sample_rate_hz;
-  if (GST_AUDIO_INFO_RATE (&self->info) != model_rate
-      && vox_resampler_new (GST_AUDIO_INFO_RATE (&self->info), model_rate,
-          &self->resampler, &err) != VOX_OK) {
+  if (!gst_vox_input_set_caps (&self->input, incaps, model_rate, &err)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-        ("Cannot convert %d Hz audio to the model's %d Hz.",
-            GST_AUDIO_INFO_RATE (&self->info), model_rate), ("%s", err.message));
+        ("Cannot take this audio (%" GST_PTR_FORMAT ") to the model's %d Hz.", incaps, model_rate),
+        ("%s", err.message));
     return FALSE;
   }
   gst_base_transform_set_passthrough (trans, TRUE);
@@ -397,24 +380,11 @@ post_results (GstVoxAsr * self, gboolean flush)
   }
 }
 
-static gboolean
-ensure (gfloat ** buf, gsize * cap, gsize n)
-{
-  if (n <= *cap)
-    return TRUE;
-  *buf = g_realloc_n (*buf, n, sizeof (gfloat));
-  *cap = n;
-  return *buf != NULL;
-}
-
 static GstFlowReturn
 gst_vox_asr_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   GstVoxAsr *self = GST_VOX_ASR (trans);
-  GstMapInfo map;
   vox_error err = { 0 };
-  int ch = GST_AUDIO_INFO_CHANNELS (&self->info);
-  gboolean s16 = GST_AUDIO_INFO_FORMAT (&self->info) == GST_AUDIO_FORMAT_S16LE;
 
   if (!self->stream)
     return GST_FLOW_NOT_NEGOTIATED;
@@ -425,31 +395,11 @@ gst_vox_asr_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     if (!GST_CLOCK_TIME_IS_VALID (self->base_time))
       self->base_time = 0;
   }
-  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+  const gfloat *samples;
+  gsize n;
+  if (!gst_vox_input_convert (&self->input, buf, &samples, &n, &err)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL), ("%s", err.message));
     return GST_FLOW_ERROR;
-  gsize frames = map.size / GST_AUDIO_INFO_BPF (&self->info);
-  ensure (&self->mono, &self->mono_cap, frames);
-  for (gsize i = 0; i < frames; i++) {
-    gfloat s = 0;
-    for (int c = 0; c < ch; c++)
-      s += s16 ? ((const gint16 *) map.data)[i * ch + c] / 32768.0f
-          : ((const gfloat *) map.data)[i * ch + c];
-    self->mono[i] = s / ch;
-  }
-  gst_buffer_unmap (buf, &map);
-  const gfloat *samples = self->mono;
-  gsize n = frames;
-  if (self->resampler) {
-    gsize used, out;
-    ensure (&self->resampled, &self->resampled_cap,
-        vox_resampler_max_output (self->resampler, frames));
-    if (vox_resampler_process (self->resampler, self->mono, frames, &used,
-            self->resampled, self->resampled_cap, &out, 0, &err) != VOX_OK) {
-      GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL), ("%s", err.message));
-      return GST_FLOW_ERROR;
-    }
-    samples = self->resampled;
-    n = out;
   }
   if (vox_asr_stream_accept (self->stream, samples, n, &err) != VOX_OK) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Speech recognition failed."),
@@ -477,8 +427,7 @@ gst_vox_asr_sink_event (GstBaseTransform * trans, GstEvent * event)
     case GST_EVENT_FLUSH_STOP:
       if (self->stream) {
         vox_asr_stream_reset (self->stream);
-        if (self->resampler)
-          vox_resampler_reset (self->resampler);
+        gst_vox_input_reset (&self->input);
       }
       self->base_time = GST_CLOCK_TIME_NONE;
       self->committed = self->partial_len = 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """VAD post-processing vs a straightforward Python statement of NeMo's rules (hysteresis, padding,
 min durations in both orders, overlap smoothing by mean and median) on hand-made and random
-probability sequences; bad parameters rejected."""
+probability sequences; bad parameters rejected. The streaming VAD (vox_vad_stream) with the bundled
+model gives the segments of offline `voxpipe vad`, whatever the piece size, under valgrind."""
 import os
 import sys
 
@@ -84,4 +85,31 @@ for median in (0, 1):
                      for f in range(nf)], np.float32)
     T.check(got.shape == want.shape and np.abs(got - want).max() < 1e-6,
             "overlap smoothing (%s) of 40 windows of 63 frames shifted by 10" % ("median" if median else "mean"))
+# streaming VAD = offline `voxpipe vad` (gaps filled before short speech is dropped), any piece size
+import scipy.io.wavfile  # noqa: E402
+vad_model = os.path.join(T.SRCDIR, "share", "models", "marblenet-vad.nemo")
+rate, x = scipy.io.wavfile.read(os.path.join(T.SRCDIR, "share", "samples", "sample-en.wav"))
+x = x.astype(np.float32) / 32768.0
+sig = np.concatenate([np.zeros(24000, np.float32), x, np.zeros(9000, np.float32), x[: 30000],
+                      np.zeros(40000, np.float32)])
+sig += np.random.default_rng(1).normal(0, 0.002, len(sig)).astype(np.float32)
+T.write_f32(os.path.join(d, "sig.f32"), sig)
+scipy.io.wavfile.write(os.path.join(d, "sig.wav"), 16000, (sig * 32767).astype(np.int16))
+sig = T.read_f32(os.path.join(d, "sig.f32"))
+for params in (("0.9", "0.8", "0", "0", "0", "0"), ("0.7", "0.5", "0.1", "0.2", "0.3", "0.4"),
+               ("0.9", "0.8", "0.05", "0.05", "0", "0.8")):
+    off = T.run([T.VOXPIPE, "vad", "-m", vad_model, "--onset", params[0], "--offset", params[1], "--pad-onset", params[2],
+                 "--pad-offset", params[3], "--min-duration-on", params[4], "--min-duration-off", params[5],
+                 "--no-filter-speech-first", os.path.join(d, "sig.wav")]).stdout.split()
+    want = [float(v) for v in off]
+    for chunk in ("160", "1600", "100000"):
+        run = T.run_checked if chunk == "1600" else (lambda a: T.run(a, check=False))
+        p = run([T.TOOL, "vad-stream", vad_model, os.path.join(d, "sig.f32"), chunk] + list(params))
+        ev = [line.split() for line in p.stdout.splitlines()]
+        got = []
+        for e in ev:
+            got.append(float(e[1]))
+        pairs_ok = all(e[0] == ("start" if i % 2 == 0 else "end") for i, e in enumerate(ev))
+        ok = p.returncode == 0 and pairs_ok and len(got) == len(want) and all(abs(a - b) <= 0.011 for a, b in zip(got, want))
+        T.check(ok, "streaming VAD %s, pieces of %s samples: %s = offline %s" % ("/".join(params), chunk, got, want))
 T.finish()

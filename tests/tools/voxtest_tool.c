@@ -21,6 +21,9 @@
  *                                                      greedily (BEAM 0) or with beam search, pushed
  *                                                      CHUNK frames at a time; prints "text: ...",
  *                                                      "word W START END CONF" and "nbest SCORE TEXT"
+ *   voxtest_tool vad-stream MODEL IN.f32 CHUNK ONSET OFFSET PAD_ON PAD_OFF MIN_ON MIN_OFF
+ *                                                      streaming VAD fed CHUNK samples at a time;
+ *                                                      prints "start T" / "end T DUR" events
  *   voxtest_tool lm FILE                              loads an LM ("info ..."), then scores each
  *                                                      stdin line "w1 .. wn": ln P(wn | w1..wn-1)
  * Exit 0 on success, 1 with the library's message on stderr on failure. */
@@ -472,6 +475,50 @@ static int cmd_ctc(int argc, char **argv) {
   return rc;
 }
 
+static int cmd_vad_stream(int argc, char **argv) {
+  if (argc < 11)
+    return 2;
+  vox_error err = {0};
+  vox_model *m;
+  if (vox_model_load(argv[2], NULL, &m, &err))
+    return fail(&err);
+  size_t n, chunk = (size_t)atol(argv[4]);
+  float *x = read_f32(argv[3], &n);
+  vox_vad_params q = vox_vad_default_params();
+  q.onset = atof(argv[5]);
+  q.offset = atof(argv[6]);
+  q.pad_onset_s = atof(argv[7]);
+  q.pad_offset_s = atof(argv[8]);
+  q.min_duration_on_s = atof(argv[9]);
+  q.min_duration_off_s = atof(argv[10]);
+  vox_vad_stream *v;
+  int rc = 0;
+  if (!x || !chunk || vox_vad_stream_new(m, &q, 0.63, 0.01, &v, &err)) {
+    vox_model_free(m);
+    free(x);
+    return x && chunk ? fail(&err) : 2;
+  }
+  vox_vad_event ev[8];
+  for (size_t i = 0; !rc && i <= n; i += chunk) {
+    if (i == n ? vox_vad_stream_finish(v, &err) : vox_vad_stream_accept(v, x + i, n - i < chunk ? n - i : chunk, &err))
+      rc = fail(&err);
+    for (size_t k; (k = vox_vad_stream_events(v, ev, 8));)
+      for (size_t j = 0; j < k; j++)
+        if (ev[j].speech)
+          printf("start %.3f\n", ev[j].time_s);
+        else
+          printf("end %.3f %.3f\n", ev[j].time_s, ev[j].duration_s);
+    if (i == n)
+      break;
+    if (i + chunk > n)
+      i = n - chunk; /* the next round finishes */
+  }
+  vox_vad_stream_free(v);
+  vox_model_free(m);
+  free(x);
+  return rc;
+}
+
 static int cmd_lm(int argc, char **argv) {
   if (argc < 3)
     return 2;
@@ -525,6 +572,8 @@ int main(int argc, char **argv) {
     return cmd_config(argc, argv);
   if (!strcmp(argv[1], "ctc"))
     return cmd_ctc(argc, argv);
+  if (!strcmp(argv[1], "vad-stream"))
+    return cmd_vad_stream(argc, argv);
   if (!strcmp(argv[1], "lm"))
     return cmd_lm(argc, argv);
   fprintf(stderr, "unknown command %s\n", argv[1]);

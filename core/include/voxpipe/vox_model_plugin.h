@@ -23,7 +23,8 @@
 extern "C" {
 #endif
 
-#define VOX_MODEL_PLUGIN_ABI_VERSION 1u
+/* 2: vox_feature_config gained fixed normalization statistics (vox_model_info changed size) */
+#define VOX_MODEL_PLUGIN_ABI_VERSION 2u
 #define VOX_MODEL_PLUGIN_ENTRY "vox_model_plugin_entry"
 
 typedef enum vox_model_task {

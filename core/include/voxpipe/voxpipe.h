@@ -27,6 +27,7 @@
 #include "voxpipe/vox_model.h"
 #include "voxpipe/vox_model_plugin.h"
 #include "voxpipe/vox_vad.h"
+#include "voxpipe/vox_vad_stream.h"
 
 #define VOXPIPE_VERSION "0.1.0"
 

@@ -1,0 +1,171 @@
+#!/usr/bin/python3
+"""Trains the bundled MatchboxNet command model (share/models/matchboxnet-commands.nemo).
+
+  /usr/bin/python3 models/marblenet/train_commands.py --work /work/commands \
+      --out share/models/matchboxnet-commands.nemo [--minutes 15] [--threads 1]
+
+Data, made here: each command word (zero..nine, yes, no, up, down, left, right, on, off, stop, go)
+spoken by the corpus recipe's voices (72 espeak-ng dialect x variant pairs, all flite and festival)
+at two speaking rates; "unknown" = other words from /usr/share/dict/words; "silence" = silence and
+noise. Every 1 s example is the clip at a random offset, speed-perturbed, with recorded or synthetic
+noise at 0-30 dB SNR and a random gain. The corpus recipe's held-out voices give the dev accuracy;
+real speech (../shared/data/fsdd spoken digits, speech-commands-samples) is for evaluation only.
+"""
+import argparse
+import os
+import random
+import sys
+import time
+from multiprocessing import Pool
+
+import numpy as np
+import scipy.io.wavfile
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+sys.path.insert(0, HERE)
+import augment  # noqa: E402
+import corpus  # noqa: E402
+from marblenet import COMMAND_LABELS, EncDecClassificationModel, model_config  # noqa: E402
+from nemo_conv import save_nemo  # noqa: E402
+
+SR = 16000
+WIN = SR  # 1 s windows, as `voxpipe commands` classifies
+WORDS = COMMAND_LABELS[:20]
+
+
+def synth_all(work, jobs, rng):
+    os.makedirs(os.path.join(work, "wav"), exist_ok=True)
+    dict_words = [w.strip() for w in open("/usr/share/dict/words", errors="ignore")
+                  if w.strip().isalpha() and w.strip().islower() and 3 <= len(w.strip()) <= 8]
+    dict_words = [w for w in dict_words if w not in WORDS]
+    voices = corpus.all_voices()
+    espeak = [v for v in voices if v.startswith("espeak:")]
+    # every flite/festival voice, 72 espeak-ng dialect x variant pairs (of which held-out ones for dev)
+    voices = [v for v in voices if not v.startswith("espeak:")] + rng.sample(espeak, 72)
+    plan = []
+    for v in voices:
+        for word in WORDS:
+            for rate in (rng.randint(130, 160), rng.randint(170, 210)):
+                plan.append((v, word, rate))
+        for _ in range(8):
+            plan.append((v, rng.choice(dict_words), rng.randint(130, 210)))
+    todo = []
+    for i, (v, word, rate) in enumerate(plan):
+        path = os.path.join(work, "wav", "%05d_%s.wav" % (i, word))
+        todo.append((v, word, path, rate, rng.randint(30, 70)))
+    missing = [t for t in todo if not os.path.exists(t[2])]
+    with Pool(jobs) as p:
+        p.map(corpus.synth, missing, chunksize=16)
+    items = []
+    for v, word, path, _, _ in todo:
+        if os.path.exists(path):
+            label = COMMAND_LABELS.index(word) if word in WORDS else COMMAND_LABELS.index("unknown")
+            items.append((v, path, label))
+    return items
+
+
+def load(path):
+    rate, x = scipy.io.wavfile.read(path)
+    x = x.astype(np.float32) / 32768.0
+    return x if x.ndim == 1 else x.mean(axis=1)
+
+
+class Sampler:
+    def __init__(self, rng, clips, bank):
+        self.rng, self.clips, self.bank = rng, clips, bank
+        self.silence = COMMAND_LABELS.index("silence")
+
+    def example(self):
+        if self.rng.random() < 0.1:
+            w = np.zeros(WIN, np.float32)
+            w = augment.add_noise(self.rng, w + 1e-4 * self.rng.standard_normal(WIN).astype(np.float32), self.bank,
+                                  self.rng.uniform(-10, 10))
+            y = self.silence
+        else:
+            x, y = self.clips[self.rng.integers(len(self.clips))]
+            if self.rng.random() < 0.7:
+                x = augment.speed(x, self.rng.uniform(0.9, 1.1))
+            x = x[:WIN]
+            w = np.zeros(WIN, np.float32)
+            off = self.rng.integers(0, WIN - len(x) + 1)
+            w[off: off + len(x)] = x
+            if self.rng.random() < 0.8:
+                w = augment.add_noise(self.rng, w, self.bank, self.rng.uniform(0, 30))
+        w = w * 10 ** (self.rng.uniform(-20, 6) / 20)
+        peak = np.abs(w).max()
+        if peak > 0.99:
+            w *= 0.99 / peak
+        return w.astype(np.float32), y
+
+    def batch(self, n):
+        xs, ys = zip(*(self.example() for _ in range(n)))
+        return torch.from_numpy(np.stack(xs)), torch.tensor(ys)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--minutes", type=float, default=15)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=1, help="TTS processes")
+    ap.add_argument("--batch", type=int, default=96)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--synth-only", action="store_true")
+    ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "..", "shared"))
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
+    items = synth_all(a.work, a.jobs, random.Random(a.seed))
+    print("%d clips" % len(items), flush=True)
+    if a.synth_only:
+        return
+    bank = augment.load_noise_bank(os.path.abspath(a.shared))
+    train = [(load(p), y) for v, p, y in items if not corpus.voice_held_out(v)]
+    dev = [(load(p), y) for v, p, y in items if corpus.voice_held_out(v)]
+    tr = Sampler(rng, train, [x for i, x in enumerate(bank) if i % 4 != 3])
+    dv = Sampler(np.random.default_rng(99), dev, bank)
+    dev_x, dev_y = dv.batch(600)
+    model = EncDecClassificationModel(model_config("matchboxnet"))
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-3)
+    lens = torch.full((a.batch,), WIN)
+    loss_f = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
+
+    def dev_acc():
+        model.eval()
+        with torch.no_grad():
+            p = model(dev_x, torch.full((len(dev_x),), WIN)).argmax(1)
+        model.train()
+        return float((p == dev_y).float().mean())
+
+    def save():
+        model.eval()
+        save_nemo(a.out + ".tmp", model, model.config_yaml())
+        os.replace(a.out + ".tmp", a.out)
+        model.train()
+
+    t0, step, total = time.time(), 0, None
+    while time.time() - t0 < a.minutes * 60:
+        x, y = tr.batch(a.batch)
+        frac = (time.time() - t0) / (a.minutes * 60)
+        for g in opt.param_groups:
+            g["lr"] = a.lr * min(1.0, (step + 1) / 200) * (0.03 + 0.97 * 0.5 * (1 + np.cos(np.pi * frac)))
+        loss = loss_f(model(x, lens), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total = loss.item() if total is None else 0.98 * total + 0.02 * loss.item()
+        step += 1
+        if step % 200 == 0:
+            print("step %d loss %.4f dev accuracy (held-out voices) %.4f" % (step, total, dev_acc()), flush=True)
+            save()
+    save()
+    print("finished: %d steps, dev accuracy %.4f" % (step, dev_acc()), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,372 @@
+/* gstvoxvad.c - voxvad element.
+ *
+ * SECTION:element-voxvad
+ *
+ * Finds speech in the audio passing through (unchanged) with a MarbleNet-style VAD model (default:
+ * the bundled one) and posts one element message per boundary:
+ *
+ * `voxvad`: `speech` (boolean: TRUE at a start, FALSE at an end), `timestamp` (guint64 ns, buffer
+ * time of the boundary), `stream-time` and `running-time` (guint64 ns), and at an end `duration`
+ * (guint64 ns, the segment's length).
+ *
+ * Boundaries follow NeMo's VAD post-processing (vox_vad_stream.h): window probabilities averaged
+ * per frame, onset/offset hysteresis, padding, minimum durations in seconds. They are announced
+ * after the decision delay (the window, plus min-duration-on for a start and pad-offset +
+ * min-duration-off + pad-onset for an end), which the latency query reports when upstream is live;
+ * the timestamps themselves are exact. EOS closes an open segment.
+ *
+ * Example launch line:
+ * |[
+ * gst-launch-1.0 -m filesrc location=meeting.wav ! decodebin ! audioconvert ! voxvad ! fakesink
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstvoxvad.h"
+#include "gstvoxinput.h"
+
+#include <voxpipe/voxpipe.h>
+
+GST_DEBUG_CATEGORY_STATIC (vox_vad_debug);
+#define GST_CAT_DEFAULT vox_vad_debug
+
+#define DEFAULT_THRESHOLD -1.0
+#define DEFAULT_PAD 0.0
+#define DEFAULT_MIN_ON 0.0
+#define DEFAULT_MIN_OFF 0.0
+#define DEFAULT_POST_MESSAGES TRUE
+#define WINDOW_S 0.63
+#define SHIFT_S 0.01
+
+enum
+{
+  PROP_0,
+  PROP_MODEL,
+  PROP_ONSET,
+  PROP_OFFSET,
+  PROP_PAD_ONSET,
+  PROP_PAD_OFFSET,
+  PROP_MIN_DURATION_ON,
+  PROP_MIN_DURATION_OFF,
+  PROP_POST_MESSAGES,
+};
+
+struct _GstVoxVad
+{
+  GstBaseTransform parent;
+
+  gchar *model_path;
+  gdouble onset, offset, pad_onset, pad_offset, min_on, min_off;
+  gboolean post_messages;
+
+  vox_model *model;
+  vox_vad_stream *stream;
+  GstVoxInput input;
+  GstClockTime base_ts;         /* buffer timestamp of the stream's first sample */
+  double latency_s;
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VOX_INPUT_CAPS));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VOX_INPUT_CAPS));
+
+#define gst_vox_vad_parent_class parent_class
+G_DEFINE_TYPE (GstVoxVad, gst_vox_vad, GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE (voxvad, "voxvad", GST_RANK_NONE, GST_TYPE_VOX_VAD);
+
+static gdouble *
+prop_double (GstVoxVad * self, guint prop_id)
+{
+  switch (prop_id) {
+    case PROP_ONSET: return &self->onset;
+    case PROP_OFFSET: return &self->offset;
+    case PROP_PAD_ONSET: return &self->pad_onset;
+    case PROP_PAD_OFFSET: return &self->pad_offset;
+    case PROP_MIN_DURATION_ON: return &self->min_on;
+    case PROP_MIN_DURATION_OFF: return &self->min_off;
+    default: return NULL;
+  }
+}
+
+static void
+gst_vox_vad_set_property (GObject * object, guint prop_id, const GValue * value, GParamSpec * pspec)
+{
+  GstVoxVad *self = GST_VOX_VAD (object);
+  gdouble *d = prop_double (self, prop_id);
+
+  GST_OBJECT_LOCK (self);
+  if (d)
+    *d = g_value_get_double (value);
+  else if (prop_id == PROP_MODEL) {
+    g_free (self->model_path);
+    self->model_path = g_value_dup_string (value);
+  } else if (prop_id == PROP_POST_MESSAGES)
+    self->post_messages = g_value_get_boolean (value);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_vox_vad_get_property (GObject * object, guint prop_id, GValue * value, GParamSpec * pspec)
+{
+  GstVoxVad *self = GST_VOX_VAD (object);
+  gdouble *d = prop_double (self, prop_id);
+
+  GST_OBJECT_LOCK (self);
+  if (d)
+    g_value_set_double (value, *d);
+  else if (prop_id == PROP_MODEL)
+    g_value_set_string (value, self->model_path);
+  else if (prop_id == PROP_POST_MESSAGES)
+    g_value_set_boolean (value, self->post_messages);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  GST_OBJECT_UNLOCK (self);
+}
+
+static const gchar *
+default_model (void)
+{
+  static gchar path[4096];
+  const gchar *dir = g_getenv ("VOXPIPE_DATA_DIR");
+  g_snprintf (path, sizeof path, "%s/models/marblenet-vad.nemo", dir && *dir ? dir : VOX_DATA_DIR);
+  return path;
+}
+
+static void
+release (GstVoxVad * self)
+{
+  vox_vad_stream_free (self->stream);
+  self->stream = NULL;
+  vox_model_free (self->model);
+  self->model = NULL;
+  gst_vox_input_clear (&self->input);
+}
+
+static gboolean
+gst_vox_vad_start (GstBaseTransform * trans)
+{
+  GstVoxVad *self = GST_VOX_VAD (trans);
+  vox_error err = { 0 };
+  const gchar *path = self->model_path ? self->model_path : default_model ();
+
+  if (vox_model_load (path, NULL, &self->model, &err) != VOX_OK) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Could not load the VAD model \"%s\".", path),
+        ("%s", err.message));
+    return FALSE;
+  }
+  vox_vad_params q = vox_vad_default_params ();
+  /* the model may state the thresholds it was calibrated for (as `voxpipe vad` reads them) */
+  const vox_config_node *pp = vox_config_get (vox_checkpoint_config (vox_model_checkpoint (self->model)),
+      "vad_postprocessing");
+  if (pp) {
+    vox_config_double (pp, "onset", &q.onset, &q.onset, NULL);
+    vox_config_double (pp, "offset", &q.offset, &q.offset, NULL);
+  }
+  if (self->onset >= 0)
+    q.onset = self->onset;
+  if (self->offset >= 0)
+    q.offset = self->offset;
+  q.pad_onset_s = self->pad_onset;
+  q.pad_offset_s = self->pad_offset;
+  q.min_duration_on_s = self->min_on;
+  q.min_duration_off_s = self->min_off;
+  q.filter_speech_first = 0;
+  if (vox_vad_stream_new (self->model, &q, WINDOW_S, SHIFT_S, &self->stream, &err) != VOX_OK) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("\"%s\" cannot be used for voice activity detection.", path),
+        ("%s", err.message));
+    release (self);
+    return FALSE;
+  }
+  self->latency_s = vox_vad_stream_latency_s (self->stream) + q.min_duration_on_s;
+  self->base_ts = GST_CLOCK_TIME_NONE;
+  return TRUE;
+}
+
+static gboolean
+gst_vox_vad_stop (GstBaseTransform * trans)
+{
+  release (GST_VOX_VAD (trans));
+  return TRUE;
+}
+
+static gboolean
+gst_vox_vad_set_caps (GstBaseTransform * trans, GstCaps * incaps, GstCaps * outcaps)
+{
+  GstVoxVad *self = GST_VOX_VAD (trans);
+  vox_error err = { 0 };
+  int rate = vox_model_get_info (self->model)->sample_rate_hz;
+
+  if (!gst_vox_input_set_caps (&self->input, incaps, rate, &err)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Cannot take this audio to the model's %d Hz.", rate),
+        ("%s", err.message));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+post_events (GstVoxVad * self)
+{
+  vox_vad_event ev[16];
+  size_t n;
+
+  while ((n = vox_vad_stream_events (self->stream, ev, G_N_ELEMENTS (ev))) > 0) {
+    for (size_t i = 0; i < n && self->post_messages; i++) {
+      GstSegment *seg = &GST_BASE_TRANSFORM (self)->segment;
+      GstClockTime ts = self->base_ts + (GstClockTime) (ev[i].time_s * GST_SECOND);
+      GstStructure *st = gst_structure_new ("voxvad", "speech", G_TYPE_BOOLEAN, ev[i].speech,
+          "timestamp", G_TYPE_UINT64, ts,
+          "stream-time", G_TYPE_UINT64, gst_segment_to_stream_time (seg, GST_FORMAT_TIME, ts),
+          "running-time", G_TYPE_UINT64, gst_segment_to_running_time (seg, GST_FORMAT_TIME, ts), NULL);
+      if (!ev[i].speech)
+        gst_structure_set (st, "duration", G_TYPE_UINT64, (guint64) (ev[i].duration_s * GST_SECOND), NULL);
+      gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), st));
+    }
+  }
+}
+
+static GstFlowReturn
+gst_vox_vad_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+{
+  GstVoxVad *self = GST_VOX_VAD (trans);
+  vox_error err = { 0 };
+  const gfloat *samples;
+  gsize n;
+
+  if (!self->stream)
+    return GST_FLOW_NOT_NEGOTIATED;
+  if (!GST_CLOCK_TIME_IS_VALID (self->base_ts))
+    self->base_ts = GST_CLOCK_TIME_IS_VALID (GST_BUFFER_PTS (buf)) ? GST_BUFFER_PTS (buf) : 0;
+  if (!gst_vox_input_convert (&self->input, buf, &samples, &n, &err)
+      || vox_vad_stream_accept (self->stream, samples, n, &err) != VOX_OK) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Voice activity detection failed."), ("%s", err.message));
+    return GST_FLOW_ERROR;
+  }
+  post_events (self);
+  return GST_FLOW_OK;
+}
+
+static gboolean
+gst_vox_vad_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstVoxVad *self = GST_VOX_VAD (trans);
+  vox_error err = { 0 };
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->stream) {
+    if (vox_vad_stream_finish (self->stream, &err) != VOX_OK)
+      GST_ELEMENT_WARNING (self, STREAM, FAILED, (NULL), ("%s", err.message));
+    post_events (self);
+  } else if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP && self->stream) {
+    vox_vad_stream_reset (self->stream);
+    gst_vox_input_reset (&self->input);
+    self->base_ts = GST_CLOCK_TIME_NONE;
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
+}
+
+static gboolean
+gst_vox_vad_query (GstBaseTransform * trans, GstPadDirection direction, GstQuery * query)
+{
+  GstVoxVad *self = GST_VOX_VAD (trans);
+  gboolean ret = GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
+
+  if (ret && direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    gboolean live;
+    GstClockTime min, max;
+    gst_query_parse_latency (query, &live, &min, &max);
+    if (live) {
+      GstClockTime own = (GstClockTime) (self->latency_s * GST_SECOND);
+      min += own;
+      if (GST_CLOCK_TIME_IS_VALID (max))
+        max += own;
+      gst_query_set_latency (query, live, min, max);
+    }
+  }
+  return ret;
+}
+
+static void
+gst_vox_vad_finalize (GObject * object)
+{
+  GstVoxVad *self = GST_VOX_VAD (object);
+
+  release (self);
+  g_free (self->model_path);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+install_seconds (GObjectClass * gc, guint id, const gchar * name, const gchar * nick, const gchar * blurb,
+    gdouble def)
+{
+  g_object_class_install_property (gc, id, g_param_spec_double (name, nick, blurb, 0.0, 3600.0, def,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+}
+
+static void
+gst_vox_vad_class_init (GstVoxVadClass * klass)
+{
+  GObjectClass *gc = G_OBJECT_CLASS (klass);
+  GstElementClass *ec = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *tc = GST_BASE_TRANSFORM_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (vox_vad_debug, "voxvad", 0, "voxpipe voice activity detection");
+  gc->set_property = gst_vox_vad_set_property;
+  gc->get_property = gst_vox_vad_get_property;
+  gc->finalize = gst_vox_vad_finalize;
+
+  g_object_class_install_property (gc, PROP_MODEL,
+      g_param_spec_string ("model", "Model",
+          "Path of the VAD .nemo (a classifier with a 'speech' label; default: the bundled MarbleNet)",
+          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gc, PROP_ONSET,
+      g_param_spec_double ("onset", "Onset", "Speech starts where the probability reaches this (-1: the "
+          "model's vad_postprocessing, else 0.5)", -1.0, 1.0, DEFAULT_THRESHOLD,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gc, PROP_OFFSET,
+      g_param_spec_double ("offset", "Offset", "Speech ends where the probability falls below this (-1: "
+          "the model's vad_postprocessing, else 0.5)", -1.0, 1.0, DEFAULT_THRESHOLD,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  install_seconds (gc, PROP_PAD_ONSET, "pad-onset", "Pad onset", "Seconds added before each segment", DEFAULT_PAD);
+  install_seconds (gc, PROP_PAD_OFFSET, "pad-offset", "Pad offset", "Seconds added after each segment",
+      DEFAULT_PAD);
+  install_seconds (gc, PROP_MIN_DURATION_ON, "min-duration-on", "Minimum speech",
+      "Segments shorter than this many seconds are dropped", DEFAULT_MIN_ON);
+  install_seconds (gc, PROP_MIN_DURATION_OFF, "min-duration-off", "Minimum silence",
+      "Gaps shorter than this many seconds are filled", DEFAULT_MIN_OFF);
+  g_object_class_install_property (gc, PROP_POST_MESSAGES,
+      g_param_spec_boolean ("post-messages", "Post messages", "Post a 'voxvad' element message per boundary",
+          DEFAULT_POST_MESSAGES, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+
+  gst_element_class_add_static_pad_template (ec, &sink_template);
+  gst_element_class_add_static_pad_template (ec, &src_template);
+  gst_element_class_set_static_metadata (ec, "voxpipe voice activity detection", "Filter/Analyzer/Audio",
+      "Finds speech with a MarbleNet-style VAD model; audio passes through, boundaries are posted as "
+      "'voxvad' element messages", "voxpipe developers");
+
+  tc->start = GST_DEBUG_FUNCPTR (gst_vox_vad_start);
+  tc->stop = GST_DEBUG_FUNCPTR (gst_vox_vad_stop);
+  tc->set_caps = GST_DEBUG_FUNCPTR (gst_vox_vad_set_caps);
+  tc->transform_ip = GST_DEBUG_FUNCPTR (gst_vox_vad_transform_ip);
+  tc->sink_event = GST_DEBUG_FUNCPTR (gst_vox_vad_sink_event);
+  tc->query = GST_DEBUG_FUNCPTR (gst_vox_vad_query);
+  tc->passthrough_on_same_caps = TRUE;
+  tc->transform_ip_on_passthrough = TRUE;
+}
+
+static void
+gst_vox_vad_init (GstVoxVad * self)
+{
+  self->onset = self->offset = DEFAULT_THRESHOLD;
+  self->pad_onset = self->pad_offset = DEFAULT_PAD;
+  self->min_on = DEFAULT_MIN_ON;
+  self->min_off = DEFAULT_MIN_OFF;
+  self->post_messages = DEFAULT_POST_MESSAGES;
+  self->base_ts = GST_CLOCK_TIME_NONE;
+  gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), TRUE);
+}
