@@ -33,6 +33,28 @@ static void emit(FILE *f, const char *path, int json, const vox_model_info *info
   fflush(f);
 }
 
+/* Builds a classifier window of the n frames of buf centred among frames of digital silence (what
+ * the model saw around words in training), in win (nf x window). */
+static int silence_window(const vox_model_info *info, const float *buf, size_t bstride, size_t n, int nf, float *win,
+                          size_t window, vox_error *err) {
+  vox_features *f;
+  if (vox_features_new(&info->features, &f, err))
+    return -1;
+  size_t ns = 4000, cap = vox_features_max_frames(f, ns), got;
+  float *zeros = calloc(ns, sizeof *zeros), *fr = malloc(sizeof(float) * (size_t)nf * cap);
+  int rc = zeros && fr && !vox_features_process(f, zeros, ns, 1, fr, cap, cap, &got, err) && got > 12 ? 0 : -1;
+  size_t off = (window - n) / 2;
+  for (int c = 0; !rc && c < nf; c++)
+    for (size_t t = 0; t < window; t++)
+      win[(size_t)c * window + t] = t >= off && t < off + n ? buf[(size_t)c * bstride + t - off] : fr[(size_t)c * cap + 10];
+  if (rc && err && !err->message[0])
+    vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+  free(zeros);
+  free(fr);
+  vox_features_free(f);
+  return rc;
+}
+
 int cmd_commands(int argc, char **argv) {
   const char *model = NULL, *format = "text", *input = NULL;
   double window_ms = 1000, shift_ms = 250, threshold = 0.8;
@@ -120,7 +142,7 @@ int cmd_commands(int argc, char **argv) {
     size_t block = 4000, fcap = vox_features_max_frames(f, block), bcap = window + fcap;
     float *samples = malloc(block * sizeof *samples), *fb = malloc(sizeof(float) * (size_t)nf * fcap);
     float *buf = malloc(sizeof(float) * (size_t)nf * bcap);
-    size_t blen = 0, base = 0; /* base: frame index of buf[0] */
+    size_t blen = 0, base = 0, classified = 0; /* base: frame index of buf[0] */
     detection cur = {-1, 0, 0, 0};
     int rc = samples && fb && buf ? 0 : 1;
     for (int done = 0; !rc && !done;) {
@@ -156,6 +178,25 @@ int cmd_commands(int argc, char **argv) {
           cur.score = p > cur.score ? p : cur.score;
         }
         pos += shift;
+        classified++;
+      }
+      if (!rc && done && !classified && blen > 0) { /* a clip shorter than the window: centred in silence */
+        float *padded = malloc(sizeof(float) * (size_t)nf * window);
+        if (!padded || silence_window(info, buf, bcap, blen, nf, padded, window, &err) ||
+            cli_classify_window(ms, padded, window, window, nf, win, window, classes, logits, &err) < 0) {
+          if (!padded)
+            vox_error_set(&err, VOX_ERR_NO_MEMORY, "out of memory");
+          cli_error("commands", &err);
+          free(padded);
+          rc = 1;
+          break;
+        }
+        free(padded);
+        int best = 0;
+        for (int k = 1; k < classes; k++)
+          best = logits[k] > logits[best] ? k : best;
+        if (logits[best] >= threshold && !is_filler(info->labels[best]))
+          cur = (detection){best, 0, (double)blen * frame_s, logits[best]};
       }
       for (int c = 0; c < nf && pos; c++)
         memmove(buf + (size_t)c * bcap, buf + (size_t)c * bcap + pos, (blen - pos) * sizeof(float));

@@ -1,0 +1,61 @@
+#!/usr/bin/python3
+"""`make eval-commands`: accuracy of the bundled command model on real speech it never saw.
+
+Sets: ../shared/data/fsdd (Free Spoken Digit Dataset test split: 6 speakers x 10 digits x 5, 8 kHz,
+resampled by voxpipe) and ../shared/data/speech-commands-samples (yes / no / silence / noise clips).
+A clip's prediction is the word of its best-scoring detection from `voxpipe commands --threshold 0`
+(no detection: silence); accuracy over clips, and the confusion of the most frequent errors.
+
+  /usr/bin/python3 tests/eval/eval_commands.py [--model M]
+"""
+import argparse
+import collections
+import csv
+import json
+import os
+import subprocess
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.environ.get("VOX_TOP_BUILDDIR", TOP)
+SHARED = os.path.join(TOP, "..", "shared", "data")
+
+
+def predict(paths, model):
+    cmd = [os.path.join(BUILD, "apps", "voxpipe"), "commands", "--threshold", "0", "-f", "json"] + \
+        (["-m", model] if model else []) + paths
+    env = dict(os.environ, VOXPIPE_MODEL_PATH=os.path.join(BUILD, "models", ".libs"),
+               VOXPIPE_DATA_DIR=os.path.join(TOP, "share"))
+    best = {}
+    for line in subprocess.run(cmd, capture_output=True, text=True, env=env).stdout.splitlines():
+        r = json.loads(line)
+        if r["score"] > best.get(r["audio_filepath"], ("", -1))[1]:
+            best[r["audio_filepath"]] = (r["command"], r["score"])
+    return [best.get(p, ("silence", 0))[0] for p in paths]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model")
+    a = ap.parse_args()
+    sets = {}
+    lab = os.path.join(SHARED, "fsdd", "labels.tsv")
+    if os.path.exists(lab):
+        with open(lab) as f:
+            sets["fsdd-digits"] = [(os.path.join(SHARED, "fsdd", r["file"]), r["word"])
+                                   for r in csv.DictReader(f, delimiter="\t")]
+    sc = os.path.join(SHARED, "speech-commands-samples")
+    if os.path.isdir(sc):
+        sets["speech-commands"] = [(os.path.join(sc, n), n.split("_")[0].replace("noise", "silence"))
+                                   for n in sorted(os.listdir(sc)) if n.endswith(".wav")]
+    for name, items in sets.items():
+        pred = predict([p for p, _ in items], a.model)
+        correct = sum(p == w for p, (_, w) in zip(pred, items))
+        errors = collections.Counter((w, p) for p, (_, w) in zip(pred, items) if p != w).most_common(5)
+        print("%-16s %4d clips  accuracy %.3f   most frequent errors (truth -> said): %s"
+              % (name, len(items), correct / len(items), ", ".join("%s->%s x%d" % (w, p, n) for (w, p), n in errors)))
+        print("RESULT eval_commands set=%s clips=%d accuracy=%.4f" % (name, len(items), correct / len(items)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
