@@ -15,7 +15,7 @@ const char *const CLI_DECODER_HELP =
     "                        /usr/share/pocketsphinx/model/en-us/en-us.lm.bin); 'default' = the bundled\n"
     "                        LM made from the training corpus' text\n"
     "      --alpha A         LM weight (default 0.5)\n"
-    "      --beta B          bonus per word, natural log (default 1.0)\n"
+    "      --beta B          bonus per word, natural log (default 2.0)\n"
     "      --unk-penalty U   score of a word the LM lacks, natural log (default -10)\n"
     "      --prune P         skip letters more than P (natural log) below a frame's best (default 10)\n"
     "      --hotword W:B     favour the word W by boost B (natural log; default 5); repeatable\n"

@@ -53,7 +53,7 @@ GST_DEBUG_CATEGORY_STATIC (vox_asr_debug);
 #define DEFAULT_LATENCY_MS 0
 #define DEFAULT_BEAM_SIZE 1
 #define DEFAULT_LM_ALPHA 0.5
-#define DEFAULT_LM_BETA 1.0
+#define DEFAULT_LM_BETA 2.0
 #define MAX_HOTWORDS 256
 
 enum

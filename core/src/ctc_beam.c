@@ -28,6 +28,7 @@ typedef struct hyp {
   int32_t node;
   float pb, pnb;         /* ln P(prefix, ends in blank / in its last label), LM scores included */
   float hot;             /* hot-word boost granted to the current partial word */
+  float oov;             /* unknown-word penalty charged early: the partial word begins no LM word */
   int32_t hist[HIST];    /* LM history, oldest first */
   int32_t nhist;
   float final;           /* total after vox_ctc_beam_finish */
@@ -73,7 +74,7 @@ static inline float lae(float a, float b) {
 }
 
 vox_beam_params vox_beam_default_params(void) {
-  vox_beam_params p = {16, 10.0f, NULL, 0.5f, 1.0f, -10.0f, NULL, 0};
+  vox_beam_params p = {16, 10.0f, NULL, 0.5f, 2.0f, -10.0f, NULL, 0};
   return p;
 }
 
@@ -101,7 +102,7 @@ void vox_ctc_beam_free(vox_ctc_beam *d) {
 void vox_ctc_beam_reset(vox_ctc_beam *d) {
   d->nodes[0] = (node){-1, -1, -1, -1, 0, 0};
   d->n_nodes = 1;
-  d->cur[0] = (hyp){0, 0.0f, NEG_INF, 0, {0}, 0, 0};
+  d->cur[0] = (hyp){0, 0.0f, NEG_INF, 0, 0, {0}, 0, 0};
   d->n_cur = 1;
   d->frame = 0;
   d->finished = 0;
@@ -284,8 +285,9 @@ static float complete_word(const vox_ctc_beam *d, hyp *h, int32_t n) {
   int exact = 0;
   if (len < MAX_WORD)
     hot_partial(d, w, len, &exact);
-  float s = d->p.beta + (exact ? 0 : -h->hot);
+  float s = d->p.beta + (exact ? 0 : -h->hot) - h->oov; /* the early charges are settled below */
   h->hot = 0;
+  h->oov = 0;
   const vox_lm *lm = d->p.lm;
   if (!lm)
     return s;
@@ -337,16 +339,24 @@ static void extend(vox_ctc_beam *d, const hyp *b, int32_t cls, float score, floa
     return;
   }
   int32_t c = child_of(d, b->node, cls, (int32_t)d->frame, logp);
-  float delta = 0, hot = b->hot;
-  if (d->p.n_hotwords) {
+  float delta = 0, hot = b->hot, oov = b->oov;
+  int closed_lm = d->p.lm && vox_lm_unk(d->p.lm) < 0;
+  if (d->p.n_hotwords || (closed_lm && oov == 0)) {
     char w[MAX_WORD + 1];
     size_t len = word_at(d, c, w);
     int exact;
-    hot = len < MAX_WORD ? hot_partial(d, w, len, &exact) : 0;
+    hot = d->p.n_hotwords && len < MAX_WORD ? hot_partial(d, w, len, &exact) : 0;
     delta = hot - b->hot;
+    /* as soon as the letters begin no word the LM knows (nor a hot word), the word will be unknown:
+     * charge its penalty now, so such spellings leave the beam early (given back at the word's end) */
+    if (closed_lm && oov == 0 && hot == 0 && (len >= MAX_WORD || !vox_lm_is_prefix(d->p.lm, w, len))) {
+      oov = d->p.unk_penalty;
+      delta += oov;
+    }
   }
   hyp tmp = *b;
   tmp.hot = hot;
+  tmp.oov = oov;
   hyp *h = next_for(d, c, &tmp);
   h->pnb = lae(h->pnb, score + delta);
 }

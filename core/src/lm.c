@@ -54,8 +54,56 @@ void vox_lm_free(vox_lm *lm) {
     ngram_model_free(lm->sphinx);
 #endif
   vox__lm_free_arpa(lm);
+  free(lm->prefixes);
   pthread_mutex_destroy(&lm->lock);
   free(lm);
+}
+
+static const char *word_text(const vox_lm *lm, int32_t id) {
+#ifdef VOX_WITH_SPHINXBASE
+  if (lm->sphinx)
+    return ngram_word(lm->sphinx, id);
+#endif
+  return lm->words + lm->word_off[id];
+}
+
+static void prefix_insert(vox_lm *lm, uint64_t h) {
+  h |= 1; /* never 0, the empty mark */
+  size_t i = h & lm->prefix_mask;
+  while (lm->prefixes[i] && lm->prefixes[i] != h)
+    i = (i + 1) & lm->prefix_mask;
+  lm->prefixes[i] = h;
+}
+
+/* The prefix set behind vox_lm_is_prefix. */
+static vox_status build_prefixes(vox_lm *lm, vox_error *err) {
+  size_t n = lm->info.counts[0], total = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *w = word_text(lm, (int32_t)i);
+    total += w ? strlen(w) : 0;
+  }
+  size_t cap = 16;
+  while (cap < 2 * total + 16)
+    cap <<= 1;
+  lm->prefixes = calloc(cap, sizeof *lm->prefixes);
+  if (!lm->prefixes)
+    return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory (LM prefix set)");
+  lm->prefix_mask = cap - 1;
+  for (size_t i = 0; i < n; i++) {
+    const char *w = word_text(lm, (int32_t)i);
+    for (size_t k = 1; w && w[k - 1]; k++)
+      prefix_insert(lm, vox__lm_hash(w, k));
+  }
+  lm->info.memory_bytes += cap * sizeof *lm->prefixes;
+  return VOX_OK;
+}
+
+int vox_lm_is_prefix(const vox_lm *lm, const char *s, size_t len) {
+  uint64_t h = vox__lm_hash(s, len) | 1;
+  for (size_t i = h & lm->prefix_mask; lm->prefixes[i]; i = (i + 1) & lm->prefix_mask)
+    if (lm->prefixes[i] == h)
+      return 1;
+  return 0;
 }
 
 vox_status vox_lm_load(const char *path, vox_lm **out, vox_error *err) {
@@ -83,6 +131,8 @@ vox_status vox_lm_load(const char *path, vox_lm **out, vox_error *err) {
   } else {
     st = vox__lm_read_arpa(lm, path, err);
   }
+  if (st == VOX_OK)
+    st = build_prefixes(lm, err);
   if (st != VOX_OK) {
     vox_lm_free(lm);
     return st;

@@ -15,7 +15,7 @@
 
 #define LN10 2.302585092994046f
 
-static uint64_t hash_bytes(const char *s, size_t n) {
+uint64_t vox__lm_hash(const char *s, size_t n) {
   uint64_t h = 1469598103934665603ull;
   for (size_t i = 0; i < n; i++)
     h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
@@ -42,7 +42,7 @@ static size_t pow2_at_least(size_t n) {
 int32_t vox__lm_arpa_word(const vox_lm *lm, const char *w, size_t len) {
   if (!lm->vocab_slots)
     return -1;
-  for (size_t i = hash_bytes(w, len) & lm->vocab_mask;; i = (i + 1) & lm->vocab_mask) {
+  for (size_t i = vox__lm_hash(w, len) & lm->vocab_mask;; i = (i + 1) & lm->vocab_mask) {
     uint32_t s = lm->vocab_slots[i];
     if (!s)
       return -1;
@@ -189,7 +189,7 @@ static int add_word(vox_lm *lm, const char *w, int32_t *id) {
   lm->word_off[*id] = (uint32_t)lm->words_len;
   memcpy(lm->words + lm->words_len, w, n + 1);
   lm->words_len += n + 1;
-  size_t i = hash_bytes(w, n) & lm->vocab_mask;
+  size_t i = vox__lm_hash(w, n) & lm->vocab_mask;
   while (lm->vocab_slots[i])
     i = (i + 1) & lm->vocab_mask;
   lm->vocab_slots[i] = (uint32_t)*id + 1;

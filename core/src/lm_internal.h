@@ -28,6 +28,9 @@ struct vox_lm {
   uint32_t *vocab_slots;    /* hash of the text -> id + 1 */
   size_t vocab_mask;
   vox_ngram_table tables[VOX_LM_MAX_ORDER];
+  /* every prefix of every word, as 64-bit hashes (open addressing, 0 = empty) */
+  uint64_t *prefixes;
+  size_t prefix_mask;
   /* sphinx: sphinxbase's model and logmath; its scoring caches are not thread-safe */
   void *sphinx, *lmath;
   pthread_mutex_t lock;
@@ -36,6 +39,7 @@ struct vox_lm {
 VOX_HIDDEN vox_status vox__lm_read_arpa(vox_lm *lm, const char *path, vox_error *err);
 VOX_HIDDEN void vox__lm_free_arpa(vox_lm *lm);
 VOX_HIDDEN int32_t vox__lm_arpa_word(const vox_lm *lm, const char *w, size_t len);
+VOX_HIDDEN uint64_t vox__lm_hash(const char *s, size_t n);
 VOX_HIDDEN float vox__lm_arpa_score(const vox_lm *lm, const int32_t *hist, int n_hist, int32_t w);
 
 #endif

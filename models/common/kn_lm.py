@@ -12,7 +12,9 @@ For the highest order, p(w|h) = max(c(hw) - D, 0) / c(h.) + g(h) p(w|h'); lower 
 continuation counts N1+(.hw) in place of c (raw counts for n-grams that start with <s>, which
 nothing precedes); g(h) = D N1+(h.) / c(h.) is the backoff weight. Every listed n-gram's
 probability is the full interpolated one, so an ARPA reader's backoff rule gives the same
-distribution. <unk> takes the unigram mass of words seen once, as an open-vocabulary floor.
+distribution. The vocabulary is closed (no <unk>): given to voxpipe, a word outside it scores
+--unk-penalty. (An open vocabulary with <unk> at the singletons' share, tried first, made <unk> more
+likely than most real words, and the decoder preferred misspellings.)
 """
 import argparse
 import json
@@ -48,11 +50,10 @@ def estimate(sentences, order):
         cnt[n] = {g: (raw[n][g] if g[0] == "<s>" else cont.get(g, 0)) for g in raw[n]}
         cnt[n] = {g: c for g, c in cnt[n].items() if c > 0}
     prob, bow = [None] * (order + 1), [None] * (order + 1)
-    # unigrams: continuation distribution, <unk> gets the singletons' share
+    # unigrams: continuation distribution; closed vocabulary (no <unk>): a decoder scores words
+    # outside it with its own penalty, which keeps misspellings from passing as "unknown" words
     total = sum(c for g, c in cnt[1].items() if g != ("<s>",))
-    singles = sum(1 for g, c in cnt[1].items() if c == 1)
-    prob[1] = {g: c / (total + singles) for g, c in cnt[1].items() if g != ("<s>",)}
-    prob[1][("<unk>",)] = singles / (total + singles)
+    prob[1] = {g: c / total for g, c in cnt[1].items() if g != ("<s>",)}
     for n in range(2, order + 1):
         D = discount(cnt[n])
         ctx_total, ctx_types = defaultdict(int), defaultdict(int)
@@ -74,7 +75,7 @@ def lower_prob(prob, bow, g):
     if g in prob[n]:
         return prob[n][g]
     if n == 1:
-        return prob[1][("<unk>",)]
+        return 0.0
     return bow[n - 1].get(g[:-1], 1.0) * lower_prob(prob, bow, g[1:])
 
 

@@ -39,6 +39,12 @@ def jasper_config(arch):
         L.append(b(512, 1, 87, residual=False, future_context=0))
         L.append(b(1024, 1, 1, residual=False, separable=False))
         return L
+    if arch == "small":
+        # the bundled default: tiny's layout (symmetric 'same' convolutions, which left CTC's blank
+        # plateau within a few hundred steps where the causal layouts below stayed on it for
+        # thousands) at 128-384 channels; 1.2 s of look-ahead when streamed
+        return [b(128, 1, 11, stride=2, residual=False), b(128, 2, 13), b(128, 2, 15), b(192, 2, 17),
+                b(256, 1, 19, dilation=2, residual=False), b(384, 1, 1, residual=False, separable=False)]
     if arch == "stream-small":
         # the bundled default: the same causal layout at 256 channels and 3 repeats, 1.8M parameters,
         # a third of "stream"'s compute, so that it trains to convergence on two CPU cores
@@ -175,7 +181,7 @@ def randomize(model, seed, calib_frames=400, gain=0.8, calib_audio=None, residua
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
-    ap.add_argument("--arch", default="5x5", choices=["tiny", "jasperish", "stream", "stream-small", "5x5", "15x5"])
+    ap.add_argument("--arch", default="5x5", choices=["tiny", "small", "jasperish", "stream", "stream-small", "5x5", "15x5"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--normalize", default="per_feature", choices=["per_feature", "NA"])
     ap.add_argument("--gzip", action="store_true")

@@ -122,7 +122,7 @@ def main():
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--arch", default="stream-small")
+    ap.add_argument("--arch", default="small")
     ap.add_argument("--hours", type=float, default=2.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lr", type=float, default=3e-3)

@@ -68,8 +68,8 @@ def real_sets():
 
 ENUS_LM = "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin"
 # tuned with --tune on the corpus dev split (training voices, held-out sentences)
-CORPUS_LM_ARGS = ["--lm", "default", "--alpha", "0.5", "--beta", "1.0"]
-ENUS_LM_ARGS = ["--lm", ENUS_LM, "--alpha", "0.5", "--beta", "1.0"]
+CORPUS_LM_ARGS = ["--lm", "default", "--alpha", "0.5", "--beta", "2.0"]
+ENUS_LM_ARGS = ["--lm", ENUS_LM, "--alpha", "0.5", "--beta", "2.0"]
 
 
 def voxpipe(items, model, work, extra=()):

@@ -6,7 +6,9 @@
  *
  *   alpha * ln P_lm(word | previous words) + beta + hot-word boost
  *
- * Words the LM does not know score as <unk> when the LM has it, otherwise unk_penalty. A hot word
+ * Words the LM does not know score as <unk> when the LM has it, otherwise unk_penalty; with such a
+ * closed-vocabulary LM the penalty is charged as soon as a partial word begins no word of the LM
+ * (vox_lm_is_prefix), so misspellings leave the beam early; the word pays it once. A hot word
  * earns its boost letter by letter while a prefix spells it (so the search keeps it alive) and
  * gives the partial boost back when the word turns out to be another one. Results are the best
  * prefix so far (partial) and, after vox_ctc_beam_finish, the final ranking including the last
@@ -40,7 +42,7 @@ typedef struct vox_beam_params {
   float prune_logp;            /* skip classes more than this below the frame's best, ln (10) */
   const vox_lm *lm;            /* NULL: no LM. Shared and read-only; must outlive the decoder */
   float alpha;                 /* LM weight (0.5) */
-  float beta;                  /* bonus per word, ln (1.0); applies without an LM too */
+  float beta;                  /* bonus per word, ln (2.0); applies without an LM too */
   float unk_penalty;           /* ln score of a word the LM lacks when it has no <unk> (-10) */
   const vox_hotword *hotwords; /* copied by vox_ctc_beam_new */
   size_t n_hotwords;

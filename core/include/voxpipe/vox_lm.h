@@ -41,6 +41,8 @@ VOX_API const vox_lm_info *vox_lm_get_info(const vox_lm *lm);
 
 /* The id of a word (len bytes, no NUL needed), or -1 when it is not in the vocabulary. */
 VOX_API int32_t vox_lm_word(const vox_lm *lm, const char *word, size_t len);
+/* 1 when the len bytes at s begin some word of the vocabulary (a word counts as its own prefix). */
+VOX_API int vox_lm_is_prefix(const vox_lm *lm, const char *s, size_t len);
 /* <unk>, <s> and </s>, or -1 when the model has none. */
 VOX_API int32_t vox_lm_unk(const vox_lm *lm);
 VOX_API int32_t vox_lm_bos(const vox_lm *lm);
