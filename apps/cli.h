@@ -81,6 +81,12 @@ void cli_vad_free(cli_vad *v);
 /* Speech segments of a file (caller frees *seg); -1 with err set on failure. */
 int cli_vad_file(cli_vad *v, const char *path, vox_segment **seg, size_t *ns, vox_error *err);
 
+/* The last file's frame probabilities (valid until the next cli_vad_file) and the thresholds used. */
+const float *cli_vad_frames(const cli_vad *v, size_t *n, double *frame_s, double *onset, double *offset);
+/* Draws waveform, frame probabilities, thresholds and segments of an audio file into a PNG (cairo). */
+int cli_plot_vad(const char *png, const char *audio, const float *probs, size_t n, double frame_s,
+                 const vox_segment *seg, size_t ns, double onset, double offset, vox_error *err);
+
 /* Words of several segments on one time line (cli_segments.c); owns its strings. */
 typedef struct cli_joined {
   char *text;

@@ -20,6 +20,8 @@ struct cli_vad {
   size_t window, shift;
   float *win, *logits, *probs;
   size_t n_probs, cap_probs;
+  float *frames; /* the last file's frame probabilities */
+  size_t n_frames;
 };
 typedef struct cli_vad vad_run;
 
@@ -155,6 +157,7 @@ void cli_vad_free(cli_vad *v) {
   free(v->win);
   free(v->logits);
   free(v->probs);
+  free(v->frames);
   free(v);
 }
 
@@ -164,13 +167,22 @@ int cli_vad_file(cli_vad *v, const char *path, vox_segment **seg, size_t *ns, vo
   if (run_file(v, v->m, path, err))
     return -1;
   size_t nfr = v->n_probs ? (v->n_probs - 1) * v->shift + v->window : 0;
-  float *frames = malloc((nfr ? nfr : 1) * sizeof *frames);
+  free(v->frames);
+  float *frames = v->frames = malloc((nfr ? nfr : 1) * sizeof *frames);
+  v->n_frames = frames ? nfr : 0;
   int rc = !frames || (nfr && vox_vad_smooth(v->probs, v->n_probs, v->window, v->shift, v->median, frames, nfr, err)) ||
            vox_vad_segments(frames, nfr, v->frame_s, &v->q, seg, ns, err) ? -1 : 0;
   if (!frames)
     vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
-  free(frames);
   return rc;
+}
+
+const float *cli_vad_frames(const cli_vad *v, size_t *n, double *frame_s, double *onset, double *offset) {
+  *n = v->n_frames;
+  *frame_s = v->frame_s;
+  *onset = v->q.onset;
+  *offset = v->q.offset;
+  return v->frames;
 }
 
 int cli_vad_option(cli_vad_options *o, int argc, char **argv, int *i) {

@@ -6,7 +6,7 @@
 #include "cli.h"
 
 int cmd_vad(int argc, char **argv) {
-  const char *model = NULL, *format = "text";
+  const char *model = NULL, *format = "text", *plot = NULL;
   cli_vad_options o;
   cli_vad_options_init(&o);
   char **files = calloc((size_t)argc, sizeof *files);
@@ -19,7 +19,9 @@ int cmd_vad(int argc, char **argv) {
              "Speech segments with a MarbleNet-style VAD model (NeMo EncDecClassificationModel, labels with\n"
              "'speech').\n"
              "  -m, --model M            VAD model (default: the bundled one)\n"
-             "  -f, --format F           text (start end per line), json, rttm, tsv\n%s"
+             "  -f, --format F           text (start end per line), json, rttm, tsv\n"
+             "      --plot OUT.png       draw waveform, speech probability and segments (several files:\n"
+             "                           OUT-1.png, OUT-2.png, ...)\n%s"
              "      --no-filter-speech-first  fill gaps before dropping short speech\n", CLI_VAD_HELP);
       free(files);
       return 0;
@@ -27,6 +29,8 @@ int cmd_vad(int argc, char **argv) {
       model = argv[++i];
     else if ((!strcmp(a, "-f") || !strcmp(a, "--format")) && v)
       format = argv[++i];
+    else if (!strcmp(a, "--plot") && v)
+      plot = argv[++i];
     else if (cli_vad_option(&o, argc, argv, &i))
       continue;
     else if (!strcmp(a, "--no-filter-speech-first"))
@@ -59,6 +63,22 @@ int cmd_vad(int argc, char **argv) {
       cli_error("vad", &err);
       failures++;
       continue;
+    }
+    if (plot) {
+      char png[4096];
+      size_t len = strlen(plot);
+      if (nfiles > 1)
+        snprintf(png, sizeof png, "%.*s-%d%s", (int)(len > 4 && !strcmp(plot + len - 4, ".png") ? len - 4 : len), plot,
+                 i + 1, ".png");
+      else
+        snprintf(png, sizeof png, "%s", plot);
+      size_t nfr;
+      double fs, on, off;
+      const float *fp = cli_vad_frames(vad, &nfr, &fs, &on, &off);
+      if (cli_plot_vad(png, files[i], fp, nfr, fs, seg, ns, on, off, &err)) {
+        cli_error("vad", &err);
+        failures++;
+      }
     }
     const char *base = strrchr(files[i], '/') ? strrchr(files[i], '/') + 1 : files[i];
     if (!strcmp(format, "json")) {

@@ -75,7 +75,8 @@ def run_checked(args, **kw):
     e = env()
     e["LD_LIBRARY_PATH"] = os.path.join(BUILDDIR, "core", ".libs") + ":" + e.get("LD_LIBRARY_PATH", "")
     if has_valgrind() and os.environ.get("VOX_VALGRIND", "1") != "0":
-        args = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
+        args = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+                "--suppressions=" + os.path.join(SRCDIR, "tests", "valgrind.supp"), "--errors-for-leak-kinds=definite,indirect",
                 "--show-leak-kinds=definite,indirect", libtool_exec(args[0])] + list(args[1:])
     return subprocess.run(args, capture_output=True, text=True, env=e, **kw)
 

@@ -117,6 +117,12 @@ if ok:
     ok = len(j["words"]) > 0 and len(inside) == len(j["words"]) and abs(j["duration"] - (2 * span1[1] + 6 - 3.0 + 3.0)) < 0.1
 T.check(ok, "transcribe --vad: words only inside the two speech spans, times on the file's line (no memory errors) %s"
         % p.stderr[-200:])
+png = os.path.join(d, "vad.png")
+p = vp("vad", "--plot", png, padded, checked=True)
+T.check(p.returncode == 0 and open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(png) > 5000,
+        "voxpipe vad --plot writes a PNG (cairo; no memory errors)")
+p = vp("vad", "--plot", os.path.join(d, "no", "such", "dir.png"), padded)
+T.check(p.returncode == 1 and "cannot write the plot" in p.stderr, "--plot into a missing directory: " + p.stderr.strip())
 p = vp("transcribe", "-m", tiny, "--vad-model", tiny, padded)
 T.check(p.returncode == 1 and "is not a VAD model" in p.stderr, "--vad-model with an ASR model: " + p.stderr.strip())
 
