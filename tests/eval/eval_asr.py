@@ -69,7 +69,7 @@ def real_sets():
 ENUS_LM = "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin"
 # tuned with --tune on the corpus dev split (training voices, held-out sentences)
 CORPUS_LM_ARGS = ["--lm", "default", "--alpha", "0.5", "--beta", "2.0"]
-ENUS_LM_ARGS = ["--lm", ENUS_LM, "--alpha", "0.5", "--beta", "2.0"]
+ENUS_LM_ARGS = ["--lm", ENUS_LM, "--alpha", "0.5", "--beta", "1.0"]
 
 
 def voxpipe(items, model, work, extra=()):
@@ -117,8 +117,8 @@ def tune(corpus_dir, model, work):
     greedy, _ = voxpipe(items, model, work)
     print("dev greedy WER %.2f%%" % (100 * score(items, greedy)[0]), flush=True)
     for lm_args in (["--lm", "default"], ["--lm", ENUS_LM]):
-        for alpha in (0.3, 0.5, 0.8, 1.2):
-            for beta in (0.0, 1.0, 2.0, 3.0):
+        for alpha in (0.3, 0.5, 0.8):
+            for beta in (1.0, 2.0, 3.0):
                 hyps, _ = voxpipe(items, model, work, lm_args + ["--alpha", str(alpha), "--beta", str(beta)])
                 print("dev %s alpha %.1f beta %.1f WER %.2f%%" % (os.path.basename(lm_args[1]), alpha, beta,
                                                                100 * score(items, hyps)[0]), flush=True)
