@@ -122,15 +122,8 @@ cli_vad *cli_vad_new(const char *cmd, const char *model, const cli_vad_options *
     cli_vad_free(v);
     return NULL;
   }
-  if (!o->thresholds_given) { /* a model may state the thresholds it was calibrated for */
-    const vox_config_node *pp = vox_config_get(vox_checkpoint_config(vox_model_checkpoint(m)), "vad_postprocessing");
-    double on = v->q.onset, off = v->q.offset;
-    if (pp && !vox_config_double(pp, "onset", &on, &on, NULL) && !vox_config_double(pp, "offset", &off, &off, NULL) &&
-        on > 0 && on < 1 && off > 0 && off <= on) {
-      v->q.onset = on;
-      v->q.offset = off;
-    }
-  }
+  if (!o->thresholds_given) /* a model may state the thresholds it was calibrated for */
+    vox_vad_model_thresholds(m, &v->q);
   v->frame_s = (double)info->features.hop_length / info->sample_rate_hz;
   v->nf = info->input_channels;
   v->classes = info->output_channels;

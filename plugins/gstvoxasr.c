@@ -446,19 +446,11 @@ gst_vox_asr_query (GstBaseTransform * trans, GstPadDirection direction,
   gboolean ret = GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans,
       direction, query);
 
-  if (ret && direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
-    gboolean live;
-    GstClockTime min, max;
-    gst_query_parse_latency (query, &live, &min, &max);
-    if (live) {
-      GstClockTime own = self->latency_ms * GST_MSECOND;
-      if (self->stream)
-        own += (GstClockTime) (vox_asr_stream_latency_s (self->stream) * GST_SECOND);
-      min += own;
-      if (GST_CLOCK_TIME_IS_VALID (max))
-        max += own;
-      gst_query_set_latency (query, live, min, max);
-    }
+  if (ret && direction == GST_PAD_SRC) {
+    GstClockTime own = self->latency_ms * GST_MSECOND;
+    if (self->stream)
+      own += (GstClockTime) (vox_asr_stream_latency_s (self->stream) * GST_SECOND);
+    gst_vox_add_latency (query, own);
   }
   return ret;
 }

@@ -74,3 +74,20 @@ gst_vox_input_clear (GstVoxInput * in)
   g_free (in->resampled);
   memset (in, 0, sizeof *in);
 }
+
+void
+gst_vox_add_latency (GstQuery * query, GstClockTime own)
+{
+  gboolean live;
+  GstClockTime min, max;
+
+  if (GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
+    return;
+  gst_query_parse_latency (query, &live, &min, &max);
+  if (!live)
+    return;
+  min += own;
+  if (GST_CLOCK_TIME_IS_VALID (max))
+    max += own;
+  gst_query_set_latency (query, live, min, max);
+}

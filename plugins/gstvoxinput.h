@@ -1,5 +1,6 @@
 /* gstvoxinput.h - audio buffers of any rate, channel count, F32LE or S16LE -> mono float samples at
- * a model's rate: the conversion the voxpipe elements share (they never fail negotiation on rate). */
+ * a model's rate: the conversion the voxpipe elements share (they never fail negotiation on rate),
+ * and their latency-query answer. */
 #ifndef GST_VOX_INPUT_H
 #define GST_VOX_INPUT_H
 
@@ -28,6 +29,10 @@ gboolean gst_vox_input_convert (GstVoxInput * in, GstBuffer * buf, const gfloat 
 void gst_vox_input_reset (GstVoxInput * in);
 /* Frees the buffers and the resampler. */
 void gst_vox_input_clear (GstVoxInput * in);
+
+/* Adds an element's own latency to an answered latency query when upstream is live (any other
+ * query is left alone). */
+void gst_vox_add_latency (GstQuery * query, GstClockTime own);
 
 G_END_DECLS
 

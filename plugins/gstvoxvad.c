@@ -160,13 +160,7 @@ gst_vox_vad_start (GstBaseTransform * trans)
     return FALSE;
   }
   vox_vad_params q = vox_vad_default_params ();
-  /* the model may state the thresholds it was calibrated for (as `voxpipe vad` reads them) */
-  const vox_config_node *pp = vox_config_get (vox_checkpoint_config (vox_model_checkpoint (self->model)),
-      "vad_postprocessing");
-  if (pp) {
-    vox_config_double (pp, "onset", &q.onset, &q.onset, NULL);
-    vox_config_double (pp, "offset", &q.offset, &q.offset, NULL);
-  }
+  vox_vad_model_thresholds (self->model, &q);   /* as `voxpipe vad` reads them */
   if (self->onset >= 0)
     q.onset = self->onset;
   if (self->offset >= 0)
@@ -275,18 +269,8 @@ gst_vox_vad_query (GstBaseTransform * trans, GstPadDirection direction, GstQuery
   GstVoxVad *self = GST_VOX_VAD (trans);
   gboolean ret = GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
 
-  if (ret && direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
-    gboolean live;
-    GstClockTime min, max;
-    gst_query_parse_latency (query, &live, &min, &max);
-    if (live) {
-      GstClockTime own = (GstClockTime) (self->latency_s * GST_SECOND);
-      min += own;
-      if (GST_CLOCK_TIME_IS_VALID (max))
-        max += own;
-      gst_query_set_latency (query, live, min, max);
-    }
-  }
+  if (ret && direction == GST_PAD_SRC)
+    gst_vox_add_latency (query, (GstClockTime) (self->latency_s * GST_SECOND));
   return ret;
 }
 

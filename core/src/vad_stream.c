@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "voxpipe/vox_checkpoint.h"
+#include "voxpipe/vox_config.h"
 #include "voxpipe/vox_features.h"
 
 #define BLOCK_SAMPLES 8000
@@ -39,6 +41,16 @@ struct vox_vad_stream {
   size_t n_ev, cap_ev;
   int oom;
 };
+
+void vox_vad_model_thresholds(const vox_model *model, vox_vad_params *q) {
+  const vox_config_node *pp = vox_config_get(vox_checkpoint_config(vox_model_checkpoint(model)), "vad_postprocessing");
+  double on = q->onset, off = q->offset;
+  if (pp && !vox_config_double(pp, "onset", &on, &on, NULL) && !vox_config_double(pp, "offset", &off, &off, NULL) &&
+      on > 0 && on < 1 && off > 0 && off <= on) {
+    q->onset = on;
+    q->offset = off;
+  }
+}
 
 void vox_vad_stream_free(vox_vad_stream *v) {
   if (!v)

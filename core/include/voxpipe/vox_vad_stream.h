@@ -34,6 +34,10 @@ typedef struct vox_vad_event {
 
 typedef struct vox_vad_stream vox_vad_stream;
 
+/* Sets params->onset/offset from the model config's `vad_postprocessing: {onset, offset}` (the
+ * thresholds a model was calibrated for) when present and valid; otherwise leaves them. */
+VOX_API void vox_vad_model_thresholds(const vox_model *model, vox_vad_params *params);
+
 /* model: a classifier with a "speech" label taking features; params may be NULL (defaults). The
  * model must outlive the stream. */
 VOX_API vox_status vox_vad_stream_new(const vox_model *model, const vox_vad_params *params, double window_s,
