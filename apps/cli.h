@@ -14,6 +14,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_live(int argc, char **argv);
 int cmd_vad(int argc, char **argv);
 int cmd_commands(int argc, char **argv);
+int cmd_denoise(int argc, char **argv);
 
 /* Path of the bundled default model of a kind ("asr"), honouring VOXPIPE_DATA_DIR. */
 const char *cli_default_model(const char *kind);

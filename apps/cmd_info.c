@@ -102,11 +102,16 @@ int cmd_info(int argc, char **argv) {
              f->normalize == VOX_NORMALIZE_PER_FEATURE ? "per_feature" : f->normalize == VOX_NORMALIZE_FIXED ? "fixed statistics" : "none",
              f->window ? ", window from checkpoint" : "", f->filterbank ? ", filterbank from checkpoint" : "");
     }
-    printf("subsampling:   %d (one output frame per %.1f ms)\n", i->subsampling,
-           1000.0 * i->features.hop_length * i->subsampling / i->sample_rate_hz);
-    printf("look-ahead:    %d frames (%.0f ms)%s\n", i->lookahead_frames,
-           1000.0 * i->lookahead_frames * i->features.hop_length / i->sample_rate_hz,
-           i->full_context ? "; per-utterance normalization: offline or buffered streaming" : "; cache streaming");
+    if (i->input == VOX_INPUT_WAVEFORM) {
+      printf("latency:       %d samples (%.0f ms)%s\n", i->lookahead_frames, 1000.0 * i->lookahead_frames / i->sample_rate_hz,
+             i->full_context ? "; pools over the whole input: processed at once, not streamable" : "; streams");
+    } else {
+      printf("subsampling:   %d (one output frame per %.1f ms)\n", i->subsampling,
+             1000.0 * i->features.hop_length * i->subsampling / i->sample_rate_hz);
+      printf("look-ahead:    %d frames (%.0f ms)%s\n", i->lookahead_frames,
+             1000.0 * i->lookahead_frames * i->features.hop_length / i->sample_rate_hz,
+             i->full_context ? "; per-utterance normalization: offline or buffered streaming" : "; cache streaming");
+    }
     printf("parameters:    %zu\n", i->n_params);
     printf("labels:        %d", i->n_labels);
     if (i->labels) {

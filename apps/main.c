@@ -14,6 +14,7 @@ static void usage(FILE *f) {
           "  live --input FILE|-  streaming recognition: partial and final results as audio arrives\n"
           "  vad FILE...          speech segments (text, JSON, RTTM, TSV) with a MarbleNet-style model\n"
           "  commands FILE...     command words heard (MatchboxNet-style model), with times and scores\n"
+          "  denoise IN OUT       speech enhancement (FRCRN): noisy audio in, the same format out\n"
           "  info MODEL           architecture, features, labels, parameters and tensors of a model file\n"
           "  plugins              the model plugins found and where\n"
           "  bench                features and model throughput (see also `make bench`)\n"
@@ -42,6 +43,8 @@ int main(int argc, char **argv) {
     return cmd_transcribe(argc - 1, argv + 1);
   if (!strcmp(cmd, "commands"))
     return cmd_commands(argc - 1, argv + 1);
+  if (!strcmp(cmd, "denoise"))
+    return cmd_denoise(argc - 1, argv + 1);
   if (!strcmp(cmd, "vad"))
     return cmd_vad(argc - 1, argv + 1);
   if (!strcmp(cmd, "live"))

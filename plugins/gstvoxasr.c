@@ -109,16 +109,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 G_DEFINE_TYPE (GstVoxAsr, gst_vox_asr, GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE (voxasr, "voxasr", GST_RANK_NONE, GST_TYPE_VOX_ASR);
 
-static const gchar *
-default_model (void)
-{
-  static gchar path[4096];
-  const gchar *dir = g_getenv ("VOXPIPE_DATA_DIR");
-  g_snprintf (path, sizeof path, "%s/models/quartznet-stream-en.nemo",
-      dir && *dir ? dir : VOX_DATA_DIR);
-  return path;
-}
-
 static void
 gst_vox_asr_set_property (GObject * object, guint prop_id, const GValue * value,
     GParamSpec * pspec)
@@ -240,7 +230,8 @@ gst_vox_asr_start (GstBaseTransform * trans)
   GstVoxAsr *self = GST_VOX_ASR (trans);
   vox_error err = { 0 };
   vox_model_params mp = vox_model_default_params ();
-  const gchar *path = self->model_path ? self->model_path : default_model ();
+  g_autofree gchar *def = NULL;
+  const gchar *path = self->model_path ? self->model_path : (def = gst_vox_bundled_model ("quartznet-stream-en.nemo"));
 
   mp.threads = self->threads;
   if (vox_model_load (path, &mp, &self->model, &err) != VOX_OK) {

@@ -91,3 +91,10 @@ gst_vox_add_latency (GstQuery * query, GstClockTime own)
     max += own;
   gst_query_set_latency (query, live, min, max);
 }
+
+gchar *
+gst_vox_bundled_model (const gchar * name)
+{
+  const gchar *dir = g_getenv ("VOXPIPE_DATA_DIR");
+  return g_strdup_printf ("%s/models/%s", dir && *dir ? dir : VOX_DATA_DIR, name);
+}

@@ -30,6 +30,10 @@ void gst_vox_input_reset (GstVoxInput * in);
 /* Frees the buffers and the resampler. */
 void gst_vox_input_clear (GstVoxInput * in);
 
+/* Path of the bundled model `name` (under VOXPIPE_DATA_DIR's models/, else the installed data
+ * directory's); g_free it. */
+gchar *gst_vox_bundled_model (const gchar * name);
+
 /* Adds an element's own latency to an answered latency query when upstream is live (any other
  * query is left alone). */
 void gst_vox_add_latency (GstQuery * query, GstClockTime own);

@@ -7,6 +7,7 @@
 
 #include "gstvoxasr.h"
 #include "gstvoxvad.h"
+#include "gstvoxdenoise.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -15,6 +16,7 @@ plugin_init (GstPlugin * plugin)
 
   ret |= GST_ELEMENT_REGISTER (voxasr, plugin);
   ret |= GST_ELEMENT_REGISTER (voxvad, plugin);
+  ret |= GST_ELEMENT_REGISTER (voxdenoise, plugin);
   return ret;
 }
 

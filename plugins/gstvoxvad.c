@@ -128,15 +128,6 @@ gst_vox_vad_get_property (GObject * object, guint prop_id, GValue * value, GPara
   GST_OBJECT_UNLOCK (self);
 }
 
-static const gchar *
-default_model (void)
-{
-  static gchar path[4096];
-  const gchar *dir = g_getenv ("VOXPIPE_DATA_DIR");
-  g_snprintf (path, sizeof path, "%s/models/marblenet-vad.nemo", dir && *dir ? dir : VOX_DATA_DIR);
-  return path;
-}
-
 static void
 release (GstVoxVad * self)
 {
@@ -152,7 +143,8 @@ gst_vox_vad_start (GstBaseTransform * trans)
 {
   GstVoxVad *self = GST_VOX_VAD (trans);
   vox_error err = { 0 };
-  const gchar *path = self->model_path ? self->model_path : default_model ();
+  g_autofree gchar *def = NULL;
+  const gchar *path = self->model_path ? self->model_path : (def = gst_vox_bundled_model ("marblenet-vad.nemo"));
 
   if (vox_model_load (path, NULL, &self->model, &err) != VOX_OK) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Could not load the VAD model \"%s\".", path),

@@ -100,3 +100,14 @@ def write_f32(path, x):
 
 def read_f32(path):
     return np.fromfile(path, dtype=np.float32)
+
+
+def gst_env(d):
+    """Environment for gst-launch-1.0 / gst-inspect-1.0 with the uninstalled voxpipe plugin and a
+    private registry; exits with SKIP when the plugin was not built or the tools are missing."""
+    import shutil
+    plugin = os.path.join(BUILDDIR, "plugins", ".libs", "libgstvoxpipe.so")
+    if not os.path.exists(plugin) or not shutil.which("gst-launch-1.0"):
+        print("SKIP: GStreamer plugin not built or gst-launch-1.0 missing (gstreamer1.0-tools)")
+        sys.exit(SKIP)
+    return dict(env(), GST_PLUGIN_PATH=os.path.dirname(plugin), GST_REGISTRY=os.path.join(d, "registry.bin"))

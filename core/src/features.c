@@ -11,12 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
+
 #define CHUNK_SAMPLES 16384
 
 /* FFTW's planner is not thread-safe and GStreamer elements create streams from several threads:
  * this one mutex around plan creation/destruction is the documented exception to "no global
  * mutable state" (execution of a plan is thread-safe). */
 static pthread_mutex_t planner_lock = PTHREAD_MUTEX_INITIALIZER;
+
+VOX_HIDDEN void vox__fftw_planner_lock(void) { pthread_mutex_lock(&planner_lock); }
+VOX_HIDDEN void vox__fftw_planner_unlock(void) { pthread_mutex_unlock(&planner_lock); }
 
 struct vox_features {
   vox_feature_config cfg;

@@ -22,6 +22,10 @@ typedef struct vox_members {
   size_t n;
 } vox_members;
 
+/* The one lock around FFTW's (not thread-safe) planner, for features.c and fft.c. */
+VOX_HIDDEN void vox__fftw_planner_lock(void);
+VOX_HIDDEN void vox__fftw_planner_unlock(void);
+
 typedef enum { VOX_ARCHIVE_TAR, VOX_ARCHIVE_ZIP } vox_archive_kind;
 
 /* Reads the members of a tar(.gz) or zip held in memory. `want` (may be NULL) picks the members to

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 
@@ -161,6 +162,13 @@ vox_status vox_model_load(const char *path, const vox_model_params *params, vox_
     return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
   vox_checkpoint_params cp = vox_checkpoint_default_params();
   cp.state_dict_key = p.state_dict_key;
+  /* a ModelScope model directory: its weights file (configuration.json beside it is the plugin's) */
+  char dir_bin[4096];
+  struct stat sb;
+  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    snprintf(dir_bin, sizeof dir_bin, "%s/pytorch_model.bin", path);
+    path = dir_bin;
+  }
   vox_status st = vox_checkpoint_open(path, &cp, &m->ck, err);
   if (st != VOX_OK) {
     vox_model_free(m);

@@ -145,23 +145,62 @@ def voice_held_out(v):
     return v.startswith("espeak:") and v.split("+")[1] in HELD_OUT_VARIANTS
 
 
+# A directory holding bin/espeak-ng, bin/flite_synth (flite with our training voices linked:
+# VOICE STRETCH OUT.wav, text on stdin), lib/ and espeak-ng-data/, for machines without the Debian
+# packages (a GPU training machine); None: the installed espeak-ng, flite and festival
+TTS_BUNDLE = os.environ.get("VOX_TTS_BUNDLE")
+
+
+def trim_pad_resample(src, dst, pad_before):
+    """sox's `silence 1 0.02 0.5% reverse silence ... reverse pad`, in numpy for machines without sox:
+    cut leading/trailing audio below 0.5 % of full scale, resample to 16 kHz, pad with silence."""
+    import numpy as np
+    import scipy.io.wavfile
+    import scipy.signal
+    rate, x = scipy.io.wavfile.read(src)
+    x = x.astype(np.float32) / (32768.0 if x.dtype == np.int16 else 1.0)
+    if x.ndim > 1:
+        x = x.mean(axis=1)
+    loud = np.flatnonzero(np.abs(x) > 0.005)
+    if len(loud) == 0:
+        raise ValueError("silent synthesis")
+    x = x[loud[0]: loud[-1] + 1]
+    if rate != 16000:
+        g = np.gcd(16000, rate)
+        x = scipy.signal.resample_poly(x, 16000 // g, rate // g)
+    y = np.concatenate([np.zeros(int(pad_before * 16000)), x, np.zeros(3200)])
+    scipy.io.wavfile.write(dst, 16000, (np.clip(y, -1, 1) * 32767).astype(np.int16))
+    return len(y) / 16000.0
+
+
 def synth(job):
     """Runs one TTS engine; returns (path, seconds) or None on failure."""
     voice, text, path, rate, pitch = job
     pad_jitter = int(hashlib.sha1(path.encode()).hexdigest(), 16) % 20
     tmp = path + ".tmp.wav"
     engine, name = voice.split(":", 1)
+    env = None
+    if TTS_BUNDLE:
+        env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(TTS_BUNDLE, "lib"))
     try:
         if engine == "espeak":
             cmd = ["espeak-ng", "-v", name, "-s", str(rate), "-p", str(pitch), "-w", tmp, text]
-            subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+            if TTS_BUNDLE:
+                cmd[:1] = [os.path.join(TTS_BUNDLE, "bin", "espeak-ng"), "--path=" + TTS_BUNDLE]
+            subprocess.run(cmd, check=True, capture_output=True, timeout=60, env=env)
         elif engine == "flite":
             speed = 170.0 / rate  # flite: duration stretch factor
-            cmd = ["flite", "-voice", name, "--setf", "duration_stretch=%.3f" % speed, "-t", text, "-o", tmp]
-            subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+            if TTS_BUNDLE:
+                cmd = [os.path.join(TTS_BUNDLE, "bin", "flite_synth"), name, "%.3f" % speed, tmp]
+                subprocess.run(cmd, input=text.encode(), check=True, capture_output=True, timeout=60, env=env)
+            else:
+                cmd = ["flite", "-voice", name, "--setf", "duration_stretch=%.3f" % speed, "-t", text, "-o", tmp]
+                subprocess.run(cmd, check=True, capture_output=True, timeout=60)
         else:
             cmd = ["text2wave", "-o", tmp, "-eval", "(voice_%s)" % name]
             subprocess.run(cmd, input=text.encode(), check=True, capture_output=True, timeout=120)
+        if TTS_BUNDLE:
+            return path, trim_pad_resample(tmp, path, 0.1 + pad_jitter / 100.0)
         # trim long silences, resample to 16 kHz mono 16-bit, leave 0.1-0.3 s of silence around
         subprocess.run(["sox", tmp, "-r", "16000", "-c", "1", "-b", "16", path,
                         "silence", "1", "0.02", "0.5%", "reverse", "silence", "1", "0.02", "0.5%", "reverse",
@@ -202,14 +241,29 @@ def main():
     ap.add_argument("--test", type=int, default=300)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--flite-share", type=float, default=0.0,
+                    help="fraction of training utterances spoken by flite voices (0: every voice equally likely; "
+                         "espeak-ng's many variants then make almost all of the corpus)")
+    ap.add_argument("--no-festival", action="store_true", help="leave festival voices out (not installed)")
+    ap.add_argument("--sentences", help="one normalised sentence per line, instead of reading fortunes and "
+                                        "word lists (e.g. --write-sentences' output on a machine without them)")
+    ap.add_argument("--write-sentences", help="write the sentence list to this file and stop")
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       "..", "..", "..", "shared"))
     a = ap.parse_args()
     rng = random.Random(a.seed)
-    sents = fortune_sentences() + word_list_sentences(rng, 3000) + number_sentences(rng, 1500)
+    if a.sentences:
+        with open(a.sentences) as f:
+            sents = [line.strip() for line in f if line.strip()]
+    else:
+        sents = fortune_sentences() + word_list_sentences(rng, 3000) + number_sentences(rng, 1500)
+    if a.write_sentences:
+        with open(a.write_sentences, "w") as f:
+            f.write("".join(s + "\n" for s in sents))
+        return
     train_s = [s for s in sents if not is_held_out_text(s)]
     held_s = [s for s in sents if is_held_out_text(s)]
-    voices = all_voices()
+    voices = [v for v in all_voices() if not (a.no_festival and v.startswith("festival:"))]
     train_v = [v for v in voices if not voice_held_out(v)]
     held_v = [v for v in voices if voice_held_out(v)]
     os.makedirs(os.path.join(a.outdir, "wav"), exist_ok=True)
@@ -218,7 +272,12 @@ def main():
     for split, (n, vs, ss) in plan.items():
         jobs = []
         for i in range(n):
-            v = vs[i % len(vs)] if split != "train" else rng.choice(vs)
+            if split != "train":
+                v = vs[i % len(vs)]
+            elif a.flite_share > 0 and rng.random() < a.flite_share:
+                v = rng.choice([x for x in vs if x.startswith("flite:")])
+            else:
+                v = rng.choice([x for x in vs if not a.flite_share or not x.startswith("flite:")])
             t = rng.choice(ss)
             jobs.append((v, t, os.path.join(a.outdir, "wav", "%s_%06d.wav" % (split, i)),
                          rng.randint(120, 210), rng.randint(25, 75)))

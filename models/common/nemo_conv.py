@@ -96,7 +96,7 @@ class FilterbankFeatures(nn.Module):
         elif isinstance(self.normalize, dict):  # NeMo's fixed (global) statistics
             mean = torch.tensor(self.normalize["fixed_mean"], dtype=mel.dtype)
             std = torch.tensor(self.normalize["fixed_std"], dtype=mel.dtype)
-            mel = (mel - mean[None, :, None]) / std[None, :, None]
+            mel = (mel - mean[None, :, None].to(mel.device)) / std[None, :, None].to(mel.device)
         fmask = torch.arange(mel.shape[2], device=x.device)[None, :] >= seq_len[:, None]
         mel = mel.masked_fill(fmask[:, None, :], 0.0)
         if self.pad_to and mel.shape[2] % self.pad_to:
@@ -239,7 +239,8 @@ def encoder_stride(jasper):
 def save_nemo(path, model, config_yaml_text, gzip=False):
     """Writes NeMo's layout: a tar with model_config.yaml and model_weights.ckpt."""
     buf = io.BytesIO()
-    torch.save(model.state_dict(), buf)
+    # CPU tensors whatever the training device: the checkpoint names each storage's device
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
     members = [("./model_config.yaml", config_yaml_text.encode()), ("./model_weights.ckpt", buf.getvalue())]
     with tarfile.open(path, "w:gz" if gzip else "w") as tar:
         for name, data in members:

@@ -45,6 +45,10 @@ def jasper_config(arch):
         # thousands) at 128-384 channels; 1.2 s of look-ahead when streamed
         return [b(128, 1, 11, stride=2, residual=False), b(128, 2, 13), b(128, 2, 15), b(192, 2, 17),
                 b(256, 1, 19, dilation=2, residual=False), b(384, 1, 1, residual=False, separable=False)]
+    if arch == "medium":
+        # "small" grown for GPU training: 3 repeats, 256-384 channels, about 1.5 s of look-ahead
+        return [b(256, 1, 11, stride=2, residual=False), b(256, 3, 9), b(256, 3, 11), b(384, 3, 13),
+                b(384, 3, 13), b(512, 1, 15, residual=False), b(768, 1, 1, residual=False, separable=False)]
     if arch == "stream-small":
         # the bundled default: the same causal layout at 256 channels and 3 repeats, 1.8M parameters,
         # a third of "stream"'s compute, so that it trains to convergence on two CPU cores
@@ -181,7 +185,7 @@ def randomize(model, seed, calib_frames=400, gain=0.8, calib_audio=None, residua
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
-    ap.add_argument("--arch", default="5x5", choices=["tiny", "small", "jasperish", "stream", "stream-small", "5x5", "15x5"])
+    ap.add_argument("--arch", default="5x5", choices=["tiny", "small", "jasperish", "stream", "stream-small", "medium", "5x5", "15x5"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--normalize", default="per_feature", choices=["per_feature", "NA"])
     ap.add_argument("--gzip", action="store_true")

@@ -17,6 +17,7 @@ import sys
 import time
 
 import numpy as np
+import scipy.io.wavfile
 import torch
 import torchaudio
 
@@ -25,7 +26,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "common"))
 sys.path.insert(0, HERE)
 import augment  # noqa: E402
 from corpus import edit_distance  # noqa: E402
-from nemo_conv import save_nemo  # noqa: E402
+from nemo_conv import load_nemo, save_nemo  # noqa: E402
 from quartznet import LABELS, EncDecCTCModel, greedy_decode, model_config  # noqa: E402
 
 CHAR = {c: i for i, c in enumerate(LABELS)}
@@ -42,11 +43,39 @@ def load_manifest(path, max_dur):
 
 
 def load_audio(path):
-    x, sr = torchaudio.load(path)
-    x = x.mean(0)
+    if path.endswith(".wav"):  # without torchaudio's I/O backends (newer torchaudio has none built in)
+        sr, x = scipy.io.wavfile.read(path)
+        x = x.astype(np.float32) / (32768.0 if x.dtype == np.int16 else 1.0)
+        x = torch.from_numpy(x.mean(1) if x.ndim > 1 else x)
+    else:
+        x, sr = torchaudio.load(path)
+        x = x.mean(0)
     if sr != 16000:
         x = torchaudio.functional.resample(x, sr, 16000)
     return x.numpy().astype(np.float32)
+
+
+class AugmentedBatches(torch.utils.data.Dataset):
+    """One item per batch of utterance indices: padded, augmented audio and CTC targets, so that
+    DataLoader workers augment while the accelerator trains (each batch seeded by its number)."""
+
+    def __init__(self, rows, audio, plan, bank, seed, clean):
+        self.rows, self.audio, self.plan, self.bank, self.seed, self.clean = rows, audio, plan, bank, seed, clean
+
+    def __len__(self):
+        return len(self.plan)
+
+    def __getitem__(self, k):
+        nrng = np.random.default_rng([self.seed, k])
+        bidx = self.plan[k]
+        xs = [self.audio[self.rows[i]["audio_filepath"]] for i in bidx]
+        if not self.clean:
+            xs = [augment.augment(nrng, x, self.bank) for x in xs]
+        xb = torch.zeros(len(xs), max(len(x) for x in xs))
+        for j, x in enumerate(xs):
+            xb[j, : len(x)] = torch.from_numpy(x)
+        tg = [torch.tensor([CHAR[c] for c in self.rows[i]["text"] if c in CHAR]) for i in bidx]
+        return xb, torch.tensor([len(x) for x in xs]), torch.cat(tg), torch.tensor([len(t) for t in tg])
 
 
 def spec_augment(feats, lens, rng, freq_masks=2, freq_width=15, time_masks=2, time_width=0.05):
@@ -85,13 +114,13 @@ def wer(ref, hyp):
     return edit_distance(ref.split(), hyp.split()), max(1, len(ref.split()))
 
 
-def evaluate(model, rows, audio):
+def evaluate(model, rows, audio, device="cpu"):
     model.eval()
     errs = words = 0
     with torch.no_grad():
         for r in rows:
-            x = torch.from_numpy(audio[r["audio_filepath"]])[None]
-            lp, ln = model(x, torch.tensor([x.shape[1]]))
+            x = torch.from_numpy(audio[r["audio_filepath"]])[None].to(device)
+            lp, ln = model(x, torch.tensor([x.shape[1]], device=device))
             e, n = wer(r["text"], greedy_decode(lp[0], ln[0], LABELS))
             errs += e
             words += n
@@ -134,6 +163,15 @@ def main():
     ap.add_argument("--clean-steps", type=int, default=0,
                     help="no augmentation (audio or SpecAugment) before this global step: a curriculum that lets "
                          "CTC leave its all-blank plateau sooner")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda to train on a GPU")
+    ap.add_argument("--workers", type=int, default=0, help="DataLoader processes that augment audio")
+    ap.add_argument("--bf16", action="store_true", help="encoder in bfloat16 autocast (GPU); CTC stays float32")
+    ap.add_argument("--time-schedule", action="store_true",
+                    help="the cosine learning-rate decay ends at --hours rather than at --total-steps")
+    ap.add_argument("--init", help="start from this .nemo's weights and feature statistics (fresh optimizer)")
+    ap.add_argument("--dev-count", type=int, default=100)
+    ap.add_argument("--extra-manifest", action="append", default=[],
+                    help="another training manifest (e.g. speech the corpus directory does not hold)")
     ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "..", "shared"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -143,7 +181,9 @@ def main():
     torch.manual_seed(a.seed)
 
     train = load_manifest(os.path.join(a.corpus, "train.jsonl"), 16.0)
-    dev = load_manifest(os.path.join(a.corpus, "dev.jsonl"), 16.0)[:100]
+    for m in a.extra_manifest:
+        train += load_manifest(m, 16.0)
+    dev = load_manifest(os.path.join(a.corpus, "dev.jsonl"), 16.0)[: a.dev_count]
     t0 = time.time()
     audio = {r["audio_filepath"]: load_audio(r["audio_filepath"]) for r in train + dev}
     print("loaded %d files (%.1f h) in %.0f s" % (len(audio), sum(len(v) for v in audio.values()) / 16000 / 3600,
@@ -154,9 +194,17 @@ def main():
     ck = torch.load(last, map_location="cpu") if os.path.exists(last) else None
     # fixed per-mel-bin statistics of the training audio (NeMo normalize: {fixed_mean, fixed_std}):
     # streamable like NA, but the network sees zero-mean inputs, so padding is not a loud outlier
-    norm = ck["normalize"] if ck and "normalize" in ck else feature_stats(train, audio, a.arch, rng)
+    init = load_nemo(a.init) if a.init and not ck else None
+    if init:
+        norm = init[0]["preprocessor"]["normalize"]
+    else:
+        norm = ck["normalize"] if ck and "normalize" in ck else feature_stats(train, audio, a.arch, rng)
     cfg = model_config(a.arch, normalize=norm)
     model = EncDecCTCModel(cfg)
+    if init:
+        model.load_state_dict(init[1])
+        print("weights from %s" % a.init, flush=True)
+    model = model.to(a.device)
     opt = torch.optim.AdamW([p for n, p in model.named_parameters() if not n.startswith("preprocessor")],
                             lr=a.lr, weight_decay=1e-3, betas=(0.9, 0.98))
     step, epoch = 0, 0
@@ -169,11 +217,16 @@ def main():
     print("parameters: %d" % sum(p.numel() for n, p in model.named_parameters() if not n.startswith("pre")),
           flush=True)
 
+    t_start = time.time()
+
     def lr_at(s):
         warm = a.warmup
         if s < warm:
             return a.lr * (s + 1) / warm
-        return a.lr * max(0.02, 0.5 * (1 + math.cos(math.pi * min(1.0, (s - warm) / (a.total_steps - warm)))))
+        prog = (s - warm) / (a.total_steps - warm)
+        if a.time_schedule:
+            prog = (time.time() - t_start) / (a.hours * 3600)
+        return a.lr * max(0.02, 0.5 * (1 + math.cos(math.pi * min(1.0, prog))))
 
     ctc = torch.nn.CTCLoss(blank=len(LABELS), zero_infinity=True)
     deadline = time.time() + a.hours * 3600
@@ -193,22 +246,20 @@ def main():
     done = False
     while not done:
         losses = []
-        for bidx in batches(train, a.max_frames, rng):
-            clean = step < a.clean_steps
-            xs = [audio[train[i]["audio_filepath"]] if clean else augment.augment(nrng, audio[train[i]["audio_filepath"]], bank)
-                  for i in bidx]
-            n = max(len(x) for x in xs)
-            xb = torch.zeros(len(xs), n)
-            for j, x in enumerate(xs):
-                xb[j, : len(x)] = torch.from_numpy(x)
-            xl = torch.tensor([len(x) for x in xs])
+        clean = step < a.clean_steps
+        plan = batches(train, a.max_frames, rng)
+        data = AugmentedBatches(train, audio, plan, bank, a.seed * 100003 + epoch, clean)
+        loader = torch.utils.data.DataLoader(data, batch_size=None, shuffle=False, num_workers=a.workers,
+                                             prefetch_factor=4 if a.workers else None)
+        for xb, xl, tg, tl in loader:
+            xb, xl = xb.to(a.device, non_blocking=True), xl.to(a.device)
             with torch.no_grad():
                 feats, flen = model.preprocessor(xb, xl)
                 if not clean:
                     feats = spec_augment(feats, flen, rng)
-            lp, ln = model(processed_signal=feats, processed_signal_length=flen)
-            tg = [torch.tensor([CHAR[c] for c in train[i]["text"] if c in CHAR]) for i in bidx]
-            loss = ctc(lp.transpose(0, 1), torch.cat(tg), ln, torch.tensor([len(t) for t in tg]))
+            with torch.autocast(device_type=a.device.split(":")[0], dtype=torch.bfloat16, enabled=a.bf16):
+                lp, ln = model(processed_signal=feats, processed_signal_length=flen)
+            loss = ctc(lp.float().transpose(0, 1), tg.to(a.device), ln, tl.to(a.device))
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
             opt.zero_grad()
@@ -223,14 +274,16 @@ def main():
             if time.time() - last_save > a.save_minutes * 60:
                 save()
                 last_save = time.time()
-                print("saved; dev WER %.3f" % evaluate(model, dev, audio), flush=True)
+                print("saved; dev WER %.3f" % evaluate(model, dev, audio, a.device), flush=True)
             if time.time() > deadline or step >= a.total_steps:
                 done = True
                 break
+            if clean and step >= a.clean_steps:
+                break  # the rest of this epoch with augmentation
         else:
             epoch += 1
     save()
-    print("finished at step %d; dev WER %.3f" % (step, evaluate(model, dev, audio)), flush=True)
+    print("finished at step %d; dev WER %.3f" % (step, evaluate(model, dev, audio, a.device)), flush=True)
 
 
 if __name__ == "__main__":

@@ -39,9 +39,11 @@ def tts_set(work, n, seed=7):
     os.makedirs(os.path.join(work, "tts"), exist_ok=True)
     items = []
     for i in range(n):
-        v, t = voices[i % len(voices)], rng.choice(sents)
+        # every draw is made whether or not the file exists from an earlier run: a skipped draw
+        # would pair the remaining files with other sentences
+        v, t, rate = voices[i % len(voices)], rng.choice(sents), rng.randint(140, 190)
         path = os.path.join(work, "tts", "%03d.wav" % i)
-        if not os.path.exists(path) and not corpus.synth((v, t, path, rng.randint(140, 190), 50)):
+        if not os.path.exists(path) and not corpus.synth((v, t, path, rate, 50)):
             continue
         items.append((path, t))
     return items

@@ -5,24 +5,19 @@ Skips when the plugin was not built (no GStreamer development files)."""
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import testlib as T  # noqa: E402
 
-plugin = os.path.join(T.BUILDDIR, "plugins", ".libs", "libgstvoxpipe.so")
-if not os.path.exists(plugin) or not shutil.which("gst-launch-1.0"):
-    print("SKIP: GStreamer plugin not built or gst-launch-1.0 missing (gstreamer1.0-tools)")
-    sys.exit(T.SKIP)
 T.need_torch()
 import torch  # noqa: E402
 import quartznet as Q  # noqa: E402
 from nemo_conv import save_nemo  # noqa: E402
 
 d = T.tmpdir()
-env = dict(T.env(), GST_PLUGIN_PATH=os.path.dirname(plugin), GST_REGISTRY=os.path.join(d, "registry.bin"))
+env = T.gst_env(d)
 SAMPLE = os.path.join(T.SRCDIR, "share", "samples", "sample-en.wav")
 
 

@@ -4,7 +4,6 @@ element messages equal to the streaming VAD of libvoxpipe and to offline `voxpip
 channel count in, clean errors for a missing or wrong model. Skips when the plugin was not built."""
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -13,12 +12,8 @@ import testlib as T  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.io.wavfile  # noqa: E402
 
-plugin = os.path.join(T.BUILDDIR, "plugins", ".libs", "libgstvoxpipe.so")
-if not os.path.exists(plugin) or not shutil.which("gst-launch-1.0"):
-    print("SKIP: GStreamer plugin not built or gst-launch-1.0 missing (gstreamer1.0-tools)")
-    sys.exit(T.SKIP)
 d = T.tmpdir()
-env = dict(T.env(), GST_PLUGIN_PATH=os.path.dirname(plugin), GST_REGISTRY=os.path.join(d, "registry.bin"))
+env = T.gst_env(d)
 
 
 def gst(*args):

@@ -9,16 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
+#include "harness_check.h"
 
-static void
-check (int cond, const char *what)
-{
-  printf ("%s %s\n", cond ? "ok  " : "FAIL", what);
-  fflush (stdout);
-  if (!cond)
-    failures++;
-}
 
 static float *samples;
 static size_t n_samples;

@@ -1,0 +1,306 @@
+/* cmd_denoise.c - `voxpipe denoise IN OUT`: speech enhancement with an FRCRN-style model.
+ *
+ * Any libsndfile input; the output keeps the input's format, rate and channels (each channel is
+ * enhanced on its own, resampled to the model's rate and back). OUT is written under a temporary
+ * name and renamed when complete, so a failure never leaves a partial file; "-" is stdin/stdout.
+ * Models that pool over the whole input (the released FRCRN) get the ClearerVoice pipeline around
+ * them: level normalisation to -25 dBFS, its padding rule and 1 s windows beyond 120 s, level
+ * restored afterwards. Streaming models (cumulative pooling) see the audio as it is. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: voxpipe denoise [--model M] [--threads N] IN OUT\n"
+             "  IN, OUT   audio files (any format libsndfile reads; OUT gets IN's format), or - for stdin/stdout\n"
+             "  --model   enhancement model (default: the bundled FRCRN)\n");
+}
+
+static int fail(const char *msg, const char *path) {
+  fprintf(stderr, "voxpipe denoise: %s%s%s\n", path ? path : "", path ? ": " : "", msg);
+  return 1;
+}
+
+/* Runs the model over x (n samples at the model rate) into y (n samples). */
+static int run_model(vox_model_stream *ms, const float *x, size_t n, float *y, vox_error *err) {
+  vox_model_stream_reset(ms);
+  size_t got = 0, block = 16000;
+  for (size_t i = 0; i < n || n == 0; i += block) {
+    size_t k = n - i < block ? n - i : block;
+    int final = i + k >= n;
+    size_t no = 0;
+    if (vox_model_stream_process(ms, x + i, 1, k, final, y + got, 1, n - got, &no, err) != VOX_OK)
+      return -1;
+    got += no;
+    if (final)
+      break;
+  }
+  return got == n ? 0 : (vox_error_set(err, VOX_ERR_FORMAT, "model returned %zu of %zu samples", got, n), -1);
+}
+
+/* ClearerVoice's decode path for whole-input models (../shared/specs/frcrn.md 1.5). */
+static int run_whole_input(vox_model_stream *ms, float *x, size_t n, float *y, vox_error *err) {
+  const double eps = 1e-6, target = pow(10.0, -25.0 / 20.0);
+  double e = 0;
+  for (size_t i = 0; i < n; i++)
+    e += (double)x[i] * x[i];
+  double scalar = target / (sqrt(e / (n ? n : 1)) + eps), avg = 0, loud = 0;
+  size_t nl = 0;
+  for (size_t i = 0; i < n; i++)
+    avg += (double)x[i] * x[i] * scalar * scalar;
+  avg /= n ? n : 1;
+  for (size_t i = 0; i < n; i++) {
+    double p = (double)x[i] * x[i] * scalar * scalar;
+    if (p > avg)
+      loud += p, nl++;
+  }
+  double scalarx = target / (sqrt(nl ? loud / nl : 0) + eps), inv = 1.0 / (scalar * scalarx + eps);
+  size_t len = n < 16000 ? 16000 : n < 28000 ? 28000 : (n - 16000) % 12000 ? n + (n - (n - 16000) / 12000 * 12000) : n;
+  float *px = calloc(len, sizeof(float)), *py = calloc(len, sizeof(float));
+  if (!px || !py) {
+    free(px);
+    free(py);
+    vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory (%zu samples)", len);
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++)
+    px[i] = (float)(x[i] * scalar * scalarx);
+  int rc = 0;
+  if (len <= 1920000) {
+    rc = run_model(ms, px, len, py, err);
+  } else { /* 1 s windows every 0.75 s; 2000 samples at each interior edge discarded */
+    const size_t win = 16000, hop = 12000, give = 2000;
+    float *wy = malloc(win * sizeof(float));
+    rc = wy ? 0 : -1;
+    for (size_t s = 0; rc == 0 && s + win <= len; s += hop) {
+      rc = run_model(ms, px + s, win, wy, err);
+      size_t a = s == 0 ? 0 : give, b = win - give;
+      for (size_t i = a; rc == 0 && i < b; i++)
+        py[s + i] = wy[i];
+    }
+    free(wy);
+  }
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    y[i] = (float)(py[i] * inv);
+  free(px);
+  free(py);
+  return rc;
+}
+
+static int resample(double from, double to, const float *in, size_t n, float **out, size_t *n_out, vox_error *err) {
+  vox_resampler *rs = NULL;
+  if (vox_resampler_new(from, to, &rs, err) != VOX_OK)
+    return -1;
+  size_t cap = vox_resampler_max_output(rs, n) + 16, used = 0, got = 0;
+  float *o = malloc(cap * sizeof(float));
+  if (!o) {
+    vox_resampler_free(rs);
+    vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+    return -1;
+  }
+  vox_status st = vox_resampler_process(rs, in, n, &used, o, cap, &got, 1, err);
+  vox_resampler_free(rs);
+  if (st != VOX_OK) {
+    free(o);
+    return -1;
+  }
+  /* the same number of samples as an exact rate change gives, so channels and files line up */
+  size_t want = (size_t)llround((double)n * to / from);
+  if (got < want) {
+    float *g = realloc(o, (want ? want : 1) * sizeof(float));
+    if (!g) {
+      free(o);
+      vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+      return -1;
+    }
+    o = g;
+    memset(o + got, 0, (want - got) * sizeof(float));
+  }
+  *out = o;
+  *n_out = want;
+  return 0;
+}
+
+int cmd_denoise(int argc, char **argv) {
+  const char *model_path = NULL, *files[2] = {NULL, NULL};
+  int threads = 1, nf = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage(stdout);
+      return 0;
+    } else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc) {
+      model_path = argv[++i];
+    } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+      threads = atoi(argv[++i]);
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      fprintf(stderr, "voxpipe denoise: unknown option %s\n", argv[i]);
+      usage(stderr);
+      return 2;
+    } else if (nf < 2) {
+      files[nf++] = argv[i];
+    } else {
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (nf != 2) {
+    usage(stderr);
+    return 2;
+  }
+  vox_model *model = cli_load_model("denoise", model_path, "frcrn-se-16k", threads);
+  if (!model)
+    return 1;
+  const vox_model_info *mi = vox_model_get_info(model);
+  if (mi->task != VOX_TASK_ENHANCEMENT) {
+    vox_model_free(model);
+    return fail("not a speech enhancement model (voxpipe info tells what it is)", model_path);
+  }
+  signal(SIGPIPE, SIG_IGN); /* a closed stdout becomes a write error: the temporary file is removed */
+  if (strcmp(files[0], "-")) { /* the core's reader names what is wrong: truncated, not audio, ... */
+    vox_audio_params ap = vox_audio_default_params();
+    vox_audio_reader *chk = NULL;
+    vox_error e = {0};
+    if (vox_audio_open(files[0], &ap, &chk, &e) != VOX_OK) {
+      cli_error("denoise", &e);
+      vox_model_free(model);
+      return 1;
+    }
+    vox_audio_close(chk);
+  }
+  SF_INFO si;
+  memset(&si, 0, sizeof si);
+  SNDFILE *in = strcmp(files[0], "-") ? sf_open(files[0], SFM_READ, &si) : sf_open_fd(0, SFM_READ, &si, 0);
+  if (!in) {
+    vox_model_free(model);
+    return fail(sf_strerror(NULL), files[0]);
+  }
+  int ch = si.channels, rc = 1;
+  size_t frames = 0, cap = 1 << 16;
+  float *all = malloc(cap * (size_t)ch * sizeof(float)), *chan = NULL, *res = NULL, *enh = NULL, *back = NULL;
+  for (sf_count_t k; all && (k = sf_readf_float(in, all + frames * ch, (sf_count_t)(cap - frames))) > 0;) {
+    frames += (size_t)k;
+    if (frames == cap) {
+      float *g = realloc(all, cap * 2 * (size_t)ch * sizeof(float));
+      if (!g)
+        break;
+      all = g;
+      cap *= 2;
+    }
+  }
+  int read_err = sf_error(in);
+  sf_close(in);
+  char tmp[4096] = "";
+  SNDFILE *out = NULL;
+  vox_model_stream *ms = NULL;
+  vox_error err = {0};
+  if (!all) {
+    fail("out of memory", files[0]);
+    goto done;
+  }
+  if (read_err || (si.seekable && (sf_count_t)frames < si.frames)) {
+    fail("truncated or corrupt audio (libsndfile could not read it to the end)", files[0]);
+    goto done;
+  }
+  if (vox_model_stream_new(model, &ms, &err) != VOX_OK) {
+    cli_error("denoise", &err);
+    goto done;
+  }
+  SF_INFO so = si;
+  int to_stdout = !strcmp(files[1], "-");
+  if (!to_stdout) {
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", files[1], (long)getpid());
+    out = sf_open(tmp, SFM_WRITE, &so);
+  } else { /* most formats need a seekable file to finish their header: write one, then copy it */
+    const char *td = getenv("TMPDIR");
+    snprintf(tmp, sizeof tmp, "%s/voxpipe-denoise-XXXXXX", td && *td ? td : "/tmp");
+    int fd = mkstemp(tmp);
+    out = fd >= 0 ? sf_open_fd(fd, SFM_WRITE, &so, 1) : NULL;
+    if (fd >= 0 && !out)
+      close(fd);
+  }
+  if (!out) {
+    fail(sf_strerror(NULL), files[1]);
+    tmp[0] = 0; /* nothing was created */
+    goto done;
+  }
+  chan = malloc((frames ? frames : 1) * sizeof(float));
+  if (!chan) {
+    fail("out of memory", files[0]);
+    goto done;
+  }
+  for (int c = 0; c < ch; c++) {
+    for (size_t t = 0; t < frames; t++)
+      chan[t] = all[t * ch + c];
+    size_t nr, nb;
+    if (resample(si.samplerate, mi->sample_rate_hz, chan, frames, &res, &nr, &err))
+      goto model_error;
+    free(enh);
+    enh = malloc((nr ? nr : 1) * sizeof(float));
+    if (!enh || (mi->full_context ? run_whole_input(ms, res, nr, enh, &err) : run_model(ms, res, nr, enh, &err)))
+      goto model_error;
+    if (resample(mi->sample_rate_hz, si.samplerate, enh, nr, &back, &nb, &err))
+      goto model_error;
+    for (size_t t = 0; t < frames; t++)
+      all[t * ch + c] = t < nb ? back[t] : 0.0f;
+    free(res);
+    free(back);
+    res = back = NULL;
+  }
+  if (sf_writef_float(out, all, (sf_count_t)frames) != (sf_count_t)frames) {
+    fail(sf_strerror(out), files[1]);
+    goto done;
+  }
+  if (sf_close(out)) {
+    out = NULL;
+    fail("could not finish writing (disk full?)", files[1]);
+    goto done;
+  }
+  out = NULL;
+  if (to_stdout) {
+    FILE *f = fopen(tmp, "rb");
+    char buf[1 << 16];
+    size_t k;
+    int bad = !f;
+    while (f && (k = fread(buf, 1, sizeof buf, f)) > 0)
+      bad |= fwrite(buf, 1, k, stdout) != k;
+    if (f)
+      fclose(f);
+    if (bad || fflush(stdout)) {
+      fail("could not write standard output", NULL);
+      goto done;
+    }
+  } else {
+    if (rename(tmp, files[1])) {
+      fail(strerror(errno), files[1]);
+      goto done;
+    }
+    tmp[0] = 0;
+  }
+  rc = 0;
+  goto done;
+model_error:
+  if (!err.message[0])
+    vox_error_set(&err, VOX_ERR_NO_MEMORY, "out of memory");
+  cli_error("denoise", &err);
+done:
+  if (out)
+    sf_close(out);
+  if (tmp[0])
+    unlink(tmp);
+  free(all);
+  free(chan);
+  free(res);
+  free(enh);
+  free(back);
+  vox_model_stream_free(ms);
+  vox_model_free(model);
+  return rc;
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""`voxpipe denoise`: the output keeps the input's format, rate, channels and length (stereo 44.1 kHz
+FLAC, 8 kHz WAV, stdin/stdout); failures (truncated or non-audio input, unwritable output
+directory, a model that is not an enhancement model, a closed stdout) exit 1 with a message and
+leave no file behind; under valgrind. Uses a small random-weight FRCRN (quality is `make
+eval-denoise`'s business) and, when present, the bundled model."""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import testlib as T  # noqa: E402
+
+T.need_torch()
+import numpy as np  # noqa: E402
+import scipy.io.wavfile  # noqa: E402
+
+sys.path.insert(0, os.path.join(T.SRCDIR, "models", "frcrn"))
+import frcrn as FR  # noqa: E402
+
+d = T.tmpdir()
+model = os.path.join(d, "frcrn")
+FR.save_modelscope(model, FR.randomize(FR.FRCRN(16, "cumulative"), 2))
+SAMPLE = os.path.join(T.SRCDIR, "share", "samples", "sample-en.wav")
+
+
+def soxi(path, opt):
+    return subprocess.run(["soxi", opt, path], capture_output=True, text=True).stdout.strip()
+
+
+def listing():
+    return sorted(os.listdir(d))
+
+
+stereo = os.path.join(d, "stereo.flac")
+subprocess.run(["sox", SAMPLE, "-r", "44100", "-c", "2", "-b", "24", stereo, "trim", "0", "2"], check=True)
+narrow = os.path.join(d, "narrow.wav")
+subprocess.run(["sox", SAMPLE, "-r", "8000", "-c", "1", narrow, "trim", "0", "1.5"], check=True)
+for src, what in ((stereo, "stereo 44.1 kHz 24-bit FLAC"), (narrow, "8 kHz mono WAV")):
+    out = os.path.join(d, "out" + os.path.splitext(src)[1])
+    p = T.run_checked([T.VOXPIPE, "denoise", "-m", model, src, out])
+    same = all(soxi(src, o) == soxi(out, o) for o in ("-t", "-r", "-c", "-s", "-b")) if p.returncode == 0 else False
+    T.check(p.returncode == 0 and same, "%s in: same type, rate, channels, samples and bits out, no memory errors %s" %
+            (what, p.stderr.strip()[:200]))
+    if src == stereo and same:
+        a = subprocess.run(["sox", out, "-t", "f32", "-"], capture_output=True).stdout
+        y = np.frombuffer(a, dtype=np.float32).reshape(-1, 2)
+        T.check(np.abs(y).max() > 0 and np.array_equal(y[:, 0], y[:, 1]),
+                "stereo of two equal channels: each enhanced on its own, equal and not silent (%d frames)" % len(y))
+
+# stdin to stdout
+with open(SAMPLE, "rb") as f:
+    p = subprocess.run([T.VOXPIPE, "denoise", "-m", model, "-", "-"], stdin=f, capture_output=True, env=T.env())
+ok = p.returncode == 0 and p.stdout[:4] == b"RIFF"
+if ok:
+    piped = os.path.join(d, "piped.wav")
+    open(piped, "wb").write(p.stdout)
+    ok = soxi(piped, "-s") == soxi(SAMPLE, "-s")
+T.check(ok, "stdin -> stdout: a WAV with the input's length")
+
+# failures: message, exit 1, nothing left behind
+trunc = os.path.join(d, "trunc.wav")
+open(trunc, "wb").write(open(SAMPLE, "rb").read()[:20000])
+notaudio = os.path.join(d, "notaudio.wav")
+open(notaudio, "w").write("hello, not audio\n" * 20)
+before = listing()
+for args, needle, what in (
+        ([trunc, os.path.join(d, "o1.wav")], "truncated", "truncated input"),
+        ([notaudio, os.path.join(d, "o2.wav")], "notaudio.wav", "text file as audio"),
+        ([SAMPLE, os.path.join(d, "no", "such", "dir", "o3.wav")], "o3.wav", "output directory missing"),
+        ([os.path.join(d, "missing.wav"), os.path.join(d, "o4.wav")], "missing.wav", "missing input"),
+):
+    p = T.run_checked([T.VOXPIPE, "denoise", "-m", model] + args)
+    T.check(p.returncode == 1 and needle in p.stderr and listing() == before,
+            "%s: exit 1, message names it, no file left, no memory errors (%s)" % (what, p.stderr.strip()[:160]))
+asr = os.path.join(T.SRCDIR, "share", "models", "quartznet-stream-en.nemo")
+p = T.run([T.VOXPIPE, "denoise", "-m", asr, SAMPLE, os.path.join(d, "o5.wav")], check=False)
+T.check(p.returncode == 1 and "not a speech enhancement model" in p.stderr and listing() == before,
+        "ASR model given to denoise: refused (%s)" % p.stderr.strip())
+p = subprocess.run("%s denoise -m %s %s - | head -c 10 > /dev/null; echo ${PIPESTATUS[0]}" % (T.VOXPIPE, model, SAMPLE),
+                   shell=True, executable="/bin/bash", capture_output=True, text=True, env=T.env())
+T.check(p.stdout.strip() == "1" and "standard output" in p.stderr,
+        "stdout closed early: exit 1 with a message, not killed by SIGPIPE (%s)" % p.stderr.strip())
+
+bundled = os.path.join(T.SRCDIR, "share", "models", "frcrn-se-16k")
+if os.path.isdir(bundled):
+    out = os.path.join(d, "bundled.wav")
+    p = T.run([T.VOXPIPE, "denoise", SAMPLE, out], check=False)
+    T.check(p.returncode == 0 and soxi(out, "-s") == soxi(SAMPLE, "-s"), "bundled model denoises the bundled sample")
+T.finish()
