@@ -24,6 +24,9 @@
  *   voxtest_tool vad-stream MODEL IN.f32 CHUNK ONSET OFFSET PAD_ON PAD_OFF MIN_ON MIN_OFF
  *                                                      streaming VAD fed CHUNK samples at a time;
  *                                                      prints "start T" / "end T DUR" events
+ *   voxtest_tool enhance MODEL IN.f32 OUT.f32 CHUNK   enhancement model on raw samples fed CHUNK at a
+ *                                                      time; OUT has as many samples as IN; prints
+ *                                                      "latency N" (samples) and "full_context F"
  *   voxtest_tool lm FILE                              loads an LM ("info ..."), then scores each
  *                                                      stdin line "w1 .. wn": ln P(wn | w1..wn-1)
  * Exit 0 on success, 1 with the library's message on stderr on failure. */
@@ -549,9 +552,59 @@ static int cmd_lm(int argc, char **argv) {
   return 0;
 }
 
+static int cmd_enhance(int argc, char **argv) {
+  if (argc < 6)
+    return 2;
+  size_t n = 0, chunk = (size_t)atol(argv[5]);
+  float *x = read_f32(argv[3], &n);
+  vox_error err = {0};
+  vox_model_params mp = vox_model_default_params();
+  vox_model *m = NULL;
+  vox_model_stream *ms = NULL;
+  if (!x || !chunk)
+    return 2;
+  if (vox_model_load(argv[2], &mp, &m, &err) || vox_model_stream_new(m, &ms, &err)) {
+    free(x);
+    vox_model_free(m);
+    return fail(&err);
+  }
+  const vox_model_info *mi = vox_model_get_info(m);
+  printf("latency %d\nfull_context %d\n", mi->lookahead_frames, mi->full_context);
+  float *y = calloc(n + 1, sizeof(float));
+  size_t got = 0;
+  int rc = 0;
+  for (size_t i = 0; y && i <= n; i += chunk) {
+    size_t k = n - i < chunk ? n - i : chunk, no = 0;
+    int final = i + k >= n;
+    if (vox_model_stream_process(ms, x + i, 1, k, final, y + got, 1, n + 1 - got, &no, &err)) {
+      rc = fail(&err);
+      break;
+    }
+    got += no;
+    if (final)
+      break;
+  }
+  if (!rc && got != n) {
+    fprintf(stderr, "got %zu samples for %zu\n", got, n);
+    rc = 1;
+  }
+  FILE *f = rc ? NULL : fopen(argv[4], "wb");
+  if (f) {
+    fwrite(y, sizeof(float), n, f);
+    fclose(f);
+  }
+  free(x);
+  free(y);
+  vox_model_stream_free(ms);
+  vox_model_free(m);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2)
     return 2;
+  if (!strcmp(argv[1], "enhance"))
+    return cmd_enhance(argc, argv);
   if (!strcmp(argv[1], "features"))
     return cmd_features(argc, argv);
   if (!strcmp(argv[1], "logits"))
