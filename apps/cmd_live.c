@@ -48,8 +48,10 @@ static void print_words(out_state *o, const vox_transcript *t, size_t from, int 
       text = strchr(text, ' ') ? strchr(text, ' ') + 1 : text + strlen(text);
     fprintf(o->f, "{\"type\": \"%s\", \"text\": ", final ? "final" : "partial");
     json_string(o->f, text);
-    fprintf(o->f, ", \"start\": %.2f, \"end\": %.2f, \"words\": [", t->words[from].start_s,
-            t->words[t->n_words - 1].end_s);
+    fprintf(o->f, ", \"start\": %.2f, \"end\": %.2f, ", t->words[from].start_s, t->words[t->n_words - 1].end_s);
+    if (!final) /* how many leading words of this partial are settled */
+      fprintf(o->f, "\"stable\": %zu, ", t->n_stable_words > from ? t->n_stable_words - from : 0);
+    fputs("\"words\": [", o->f);
     for (size_t i = from; i < t->n_words; i++) {
       fputs(i > from ? ", {\"word\": " : "{\"word\": ", o->f);
       json_string(o->f, t->words[i].text);

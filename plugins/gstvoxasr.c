@@ -12,6 +12,8 @@
  * - `start`, `end` (guint64, stream time in ns of the first word's start and the last word's end)
  * - `words` (GstValueArray of GstStructure `word` with `word` (string), `start`, `end` (guint64 ns,
  *   stream time) and `confidence` (double 0..1))
+ * - in partials, `stable-words` (guint): how many leading words of `words` no later audio can change
+ *   (closed by a word boundary in greedy decoding; shared by every live hypothesis in beam search)
  *
  * Example launch line:
  * |[
@@ -342,6 +344,9 @@ words_structure (GstVoxAsr * self, const vox_transcript * t, gsize from,
       "end", G_TYPE_UINT64,
       self->base_time + (GstClockTime) (t->words[t->n_words - 1].end_s * GST_SECOND), NULL);
   gst_structure_take_value (st, "words", &words);
+  if (!final)
+    gst_structure_set (st, "stable-words", G_TYPE_UINT,
+        (guint) (t->n_stable_words > from ? t->n_stable_words - from : 0), NULL);
   g_string_free (text, TRUE);
   return st;
 }

@@ -8,6 +8,7 @@
 #include "gstvoxasr.h"
 #include "gstvoxvad.h"
 #include "gstvoxdenoise.h"
+#include "gstvoxkws.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -17,6 +18,7 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (voxasr, plugin);
   ret |= GST_ELEMENT_REGISTER (voxvad, plugin);
   ret |= GST_ELEMENT_REGISTER (voxdenoise, plugin);
+  ret |= GST_ELEMENT_REGISTER (voxkws, plugin);
   return ret;
 }
 

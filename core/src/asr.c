@@ -271,6 +271,8 @@ void vox_asr_stream_result(vox_asr_stream *s, vox_transcript *out) {
     vox_ctc_beam_result(s->beam, out);
   else
     vox_ctc_decoder_result(s->ctc, out);
+  if (s->finished)
+    out->n_stable_words = out->n_words;
 }
 
 size_t vox_asr_stream_nbest(vox_asr_stream *s, size_t k, vox_transcript *out, float *scores) {

@@ -181,4 +181,5 @@ void vox_ctc_decoder_result(vox_ctc_decoder *d, vox_transcript *out) {
   out->n_words = nw;
   out->n_frames = d->frame;
   out->duration_s = (double)d->frame * d->frame_s;
+  out->n_stable_words = nw - (nw && d->in_word ? 1 : 0); /* an open word may still grow */
 }

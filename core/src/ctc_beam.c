@@ -457,6 +457,42 @@ static int reserve(void **p, size_t *cap, size_t need, size_t size) {
   return 0;
 }
 
+static size_t depth_of(const vox_ctc_beam *d, int32_t n) {
+  size_t k = 0;
+  for (; n > 0; n = d->nodes[n].parent)
+    k++;
+  return k;
+}
+
+/* Words completed on the prefix every live hypothesis shares (their deepest common ancestor):
+ * hypotheses only extend or die, so those words are final. */
+static size_t stable_words(const vox_ctc_beam *d) {
+  if (!d->n_cur)
+    return 0;
+  int32_t a = d->cur[0].node;
+  size_t da = depth_of(d, a);
+  for (size_t h = 1; h < d->n_cur && a > 0; h++) {
+    int32_t b = d->cur[h].node;
+    size_t db = depth_of(d, b);
+    for (; db > da; db--)
+      b = d->nodes[b].parent;
+    for (; da > db; da--)
+      a = d->nodes[a].parent;
+    while (a != b) {
+      a = d->nodes[a].parent;
+      b = d->nodes[b].parent;
+      da--;
+    }
+  }
+  size_t words = 0;
+  for (int32_t n = a; n > 0; n = d->nodes[n].parent) {
+    int32_t p = d->nodes[n].parent;
+    if (d->nodes[n].label == d->space && p > 0 && d->nodes[p].label != d->space)
+      words++;
+  }
+  return words;
+}
+
 size_t vox_ctc_beam_nbest(vox_ctc_beam *d, size_t k, vox_transcript *out, float *scores) {
   if (k > d->n_cur)
     k = d->n_cur;
@@ -474,7 +510,7 @@ size_t vox_ctc_beam_nbest(vox_ctc_beam *d, size_t k, vox_transcript *out, float 
       reserve((void **)&d->text, &d->text_cap, text_need, 1) ||
       reserve((void **)&d->words, &d->cap_words, word_need, sizeof *d->words))
     k = 0;
-  size_t to = 0, wo = 0;
+  size_t to = 0, wo = 0, stable = k ? stable_words(d) : 0;
   for (size_t r = 0; r < k; r++) {
     const hyp *h = &d->cur[r];
     size_t len = 0;
@@ -527,6 +563,7 @@ size_t vox_ctc_beam_nbest(vox_ctc_beam *d, size_t k, vox_transcript *out, float 
       src += l;
     }
     v->n_words = nw;
+    v->n_stable_words = d->finished ? nw : (stable < nw ? stable : nw);
     v->n_frames = d->frame;
     v->duration_s = (double)d->frame * d->frame_s;
     wo += nw;

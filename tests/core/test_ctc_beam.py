@@ -92,9 +92,12 @@ def decode(lp, beam, lm="-", alpha=0.5, beta=0.0, chunk=1000, hot=(), checked=Fa
     T.write_f32(path, lp)
     args = [T.TOOL, "ctc", path, LABELS, str(beam), lm, str(alpha), str(beta), str(chunk)] + list(hot)
     p = T.run_checked(args) if checked else T.run(args, check=False)
-    out = {"text": None, "words": [], "nbest": [], "rc": p.returncode, "err": p.stderr}
+    out = {"text": None, "words": [], "nbest": [], "rc": p.returncode, "err": p.stderr, "partials": []}
     for line in p.stdout.splitlines():
-        if line.startswith("text: "):
+        if line.startswith("stable "):
+            s = line.split(" ", 2)
+            out["partials"].append((int(s[1]), s[2].split() if len(s) > 2 else []))
+        elif line.startswith("text: "):
             out["text"] = line[6:]
         elif line.startswith("word "):
             w = line.split()
@@ -126,6 +129,29 @@ for k in range(10):
     g, b = decode(lp, 0), decode(lp, 1)
     same += g["text"] == b["text"] and g["text"] is not None
 T.check(same == 10, "beam 1 = greedy on 10 peaky inputs (%d/10)" % same)
+
+# --- partial results: the words marked stable never change afterwards (greedy and beam, with LM)
+def stable_ok(r):
+    final = (r["text"] or "").split()
+    prev = 0
+    for k, words in r["partials"]:
+        if k > len(words) or words[:k] != final[:k] or k < prev:
+            return False
+        prev = k
+    return bool(r["partials"])
+
+
+sentence = "the quick brown fox jumps over the lazy dog and then some more words"
+good = grew = 0
+for k in range(8):
+    lp = spell(sentence, rng, peak=1.2 + 0.3 * k, blanks=k % 3)  # soft peaks: beams disagree for a while
+    lp = logsoftmax(lp + rng.normal(0, 0.8, lp.shape))
+    for beam in (0, 8):
+        r = decode(lp, beam, chunk=3)
+        good += stable_ok(r)
+        grew += r["partials"][-1][0] > 0 if r["partials"] else 0
+T.check(good == 16 and grew >= 8, "streamed in 3-frame pushes: the stable words of every partial are the final's "
+        "first words, never fewer than before (%d/16 runs; %d with stable words before the end)" % (good, grew))
 
 # --- LM and hot words flip an ambiguous letter, and only then
 amb = spell("a red car", rng)

@@ -20,7 +20,8 @@
  *                                                      decodes log-probs [T][labels+1] (blank last)
  *                                                      greedily (BEAM 0) or with beam search, pushed
  *                                                      CHUNK frames at a time; prints "text: ...",
- *                                                      "word W START END CONF" and "nbest SCORE TEXT"
+ *                                                      "word W START END CONF" and "nbest SCORE TEXT";
+ *                                                      before them "stable K TEXT" after every push
  *   voxtest_tool vad-stream MODEL IN.f32 CHUNK ONSET OFFSET PAD_ON PAD_OFF MIN_ON MIN_OFF
  *                                                      streaming VAD fed CHUNK samples at a time;
  *                                                      prints "start T" / "end T DUR" events
@@ -399,6 +400,18 @@ static void print_transcript(const vox_transcript *t) {
            t->words[i].confidence);
 }
 
+/* "stable K TEXT": the partial's first K words are settled (checked against the final by tests). */
+static void print_stable_partial(vox_ctc_decoder *g, vox_ctc_beam *b) {
+  vox_transcript t;
+  if (g)
+    vox_ctc_decoder_result(g, &t);
+  else if (b)
+    vox_ctc_beam_result(b, &t);
+  else
+    return;
+  printf("stable %zu %s\n", t.n_stable_words, t.text);
+}
+
 static int cmd_ctc(int argc, char **argv) {
   if (argc < 9)
     return 2;
@@ -426,9 +439,11 @@ static int cmd_ctc(int argc, char **argv) {
     vox_ctc_decoder *d;
     if (vox_ctc_decoder_new(labels, nl, nl, 0.04, &d, &err))
       rc = fail(&err);
-    for (size_t t = 0; !rc && t < T; t += (size_t)chunk)
+    for (size_t t = 0; !rc && t < T; t += (size_t)chunk) {
       if (vox_ctc_decoder_push(d, cm + t, T, T - t < (size_t)chunk ? T - t : (size_t)chunk, &err))
         rc = fail(&err);
+      print_stable_partial(d, NULL);
+    }
     if (!rc) {
       vox_transcript tr;
       vox_ctc_decoder_result(d, &tr);
@@ -457,9 +472,11 @@ static int cmd_ctc(int argc, char **argv) {
     vox_ctc_beam *d = NULL;
     if (!rc && vox_ctc_beam_new(labels, nl, nl, 0.04, &bp, &d, &err))
       rc = fail(&err);
-    for (size_t t = 0; !rc && t < T; t += (size_t)chunk)
+    for (size_t t = 0; !rc && t < T; t += (size_t)chunk) {
       if (vox_ctc_beam_push(d, cm + t, T, T - t < (size_t)chunk ? T - t : (size_t)chunk, &err))
         rc = fail(&err);
+      print_stable_partial(NULL, d);
+    }
     if (!rc) {
       vox_ctc_beam_finish(d);
       vox_transcript tr[8];

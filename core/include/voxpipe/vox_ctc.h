@@ -29,6 +29,9 @@ typedef struct vox_transcript {
   size_t n_words;
   size_t n_frames;     /* output frames decoded */
   double duration_s;   /* n_frames x frame_seconds */
+  /* Leading words that no later input can change: every word of a final result; in a partial, the
+   * words greedy decoding has closed with a word boundary, or that every live beam shares. */
+  size_t n_stable_words;
 } vox_transcript;
 
 typedef struct vox_ctc_decoder vox_ctc_decoder;

@@ -24,6 +24,7 @@
 #include "voxpipe/vox_error.h"
 #include "voxpipe/vox_features.h"
 #include "voxpipe/vox_fft.h"
+#include "voxpipe/vox_kws_stream.h"
 #include "voxpipe/vox_lm.h"
 #include "voxpipe/vox_model.h"
 #include "voxpipe/vox_model_plugin.h"
