@@ -4,7 +4,8 @@
   /usr/bin/python3 models/frcrn/train.py --corpus DIR --work DIR --out share/models/frcrn-se-16k
         [--width 16] [--hours H] [--threads N]
 
-Clean speech: the corpus recipe's training utterances (TTS voices + real train-speech). Noise:
+Clean speech: --utterances of the corpus recipe's TTS training utterances plus every real
+train-speech recording in it (resampled to 16 kHz). Noise:
 ../shared/data/noise (every fourth file held out for evaluation, as for the VAD) and synthetic
 noise (models/common/augment.py), mixed at -5..15 dB SNR with a random level; sometimes
 reverberant speech stays the target (the model removes noise, not the room). Loss: negative
@@ -20,6 +21,7 @@ import time
 
 import numpy as np
 import scipy.io.wavfile
+import scipy.signal
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,11 +34,19 @@ SEG = 640 + 320 * 98  # 2 s: a whole number of STFT hops
 
 
 def load_wav(path):
-    sr, x = scipy.io.wavfile.read(path)
-    x = x.astype(np.float32) / (32768.0 if x.dtype == np.int16 else 1.0)
-    if x.ndim > 1:
-        x = x.mean(1)
-    return x if sr == 16000 else None
+    """Mono float32 at 16 kHz (WAV through scipy, anything else through torchaudio)."""
+    if path.endswith(".wav"):
+        sr, x = scipy.io.wavfile.read(path)
+        x = x.astype(np.float32) / (32768.0 if x.dtype == np.int16 else 1.0)
+        x = x.mean(1) if x.ndim > 1 else x
+    else:
+        import torchaudio
+        t, sr = torchaudio.load(path)
+        x = t.mean(0).numpy()
+    if sr != 16000:
+        g = np.gcd(16000, sr)
+        x = scipy.signal.resample_poly(x, 16000 // g, sr // g).astype(np.float32)
+    return x
 
 
 def si_snr(est, ref, eps=1e-8):
@@ -84,8 +94,10 @@ def main():
     with open(os.path.join(a.corpus, "train.jsonl")) as f:
         rows = [json.loads(line) for line in f]
     random.Random(a.seed).shuffle(rows)
-    speech = [x for x in (load_wav(r["audio_filepath"]) for r in rows[: a.utterances]
-                          if r["audio_filepath"].endswith(".wav")) if x is not None]
+    # every real recording of the corpus (train-speech) beside --utterances TTS ones
+    chosen = [r for r in rows if r.get("voice", "").startswith("real:")]
+    chosen += [r for r in rows if not r.get("voice", "").startswith("real:")][: a.utterances]
+    speech = [load_wav(r["audio_filepath"]) for r in chosen]
     bank = [x for i, x in enumerate(augment.load_noise_bank(os.path.abspath(a.shared))) if i % 4 != 3]
     print("%d utterances, %d noise recordings" % (len(speech), len(bank)), flush=True)
     model = FRCRN(a.width, "cumulative")
