@@ -31,6 +31,8 @@ int cli_classify_window(vox_model_stream *ms, const float *buf, size_t bstride, 
 
 /* Prints "voxpipe <cmd>: <message>" to stderr. */
 void cli_error(const char *cmd, const vox_error *err);
+/* Flushes f; on a write error (full disk, closed pipe) says so for `voxpipe cmd` and returns 1. */
+int cli_flush(FILE *f, const char *cmd);
 
 /* JSON string output with escapes. */
 void json_string(FILE *f, const char *s);

@@ -1,5 +1,6 @@
 /* cli_common.c - default model lookup, error printing, JSON helpers, transcript formats. */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,15 +43,14 @@ int cli_classify_window(vox_model_stream *ms, const float *buf, size_t bstride, 
   vox_model_stream_reset(ms);
   if (vox_model_stream_process(ms, win, window, n, 1, probs, 1, 1, &no, err) || no != 1)
     return -1;
-  int best = 0;
-  for (int k = 1; k < classes; k++)
-    best = probs[k] > probs[best] ? k : best;
-  double mx = probs[best], sum = 0;
-  for (int k = 0; k < classes; k++)
-    sum += exp((double)probs[k] - mx);
-  for (int k = 0; k < classes; k++)
-    probs[k] = (float)(exp((double)probs[k] - mx) / sum);
-  return best;
+  return vox_softmax(probs, classes);
+}
+
+int cli_flush(FILE *f, const char *cmd) {
+  if (fflush(f) == 0 && !ferror(f))
+    return 0;
+  fprintf(stderr, "voxpipe %s: cannot write the output: %s\n", cmd, strerror(errno));
+  return 1;
 }
 
 void cli_error(const char *cmd, const vox_error *err) {

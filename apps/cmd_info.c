@@ -139,7 +139,7 @@ int cmd_info(int argc, char **argv) {
   }
   vox_model_free(m);
   vox_checkpoint_free(own);
-  return ferror(stdout) ? 1 : 0;
+  return cli_flush(stdout, "info");
 }
 
 static void list_one(const char *name, const char *desc, const char *path, void *user) {

@@ -82,7 +82,8 @@ static void update(out_state *o, vox_asr_stream *s, double endpoint_s, int parti
   double silence = t.duration_s - t.words[t.n_words - 1].end_s;
   if (flush || silence >= endpoint_s) {
     print_words(o, &t, o->committed, 1);
-    o->committed = t.n_words;
+    /* printed words are not needed any more: a stream that runs for days keeps only recent ones */
+    o->committed = t.n_words - vox_asr_stream_forget_words(s, t.n_words);
     o->partial_len = 0;
   } else if (partials && strlen(t.text) != o->partial_len) {
     print_words(o, &t, o->committed, 0);

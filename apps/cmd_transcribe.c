@@ -84,7 +84,7 @@ static int one(job *j, const char *path, const char *ref, int manifest) {
       fprintf(stderr, "voxpipe transcribe: cannot write the output\n");
     cli_joined_free(&joined);
     j->index++;
-    return fflush(j->out) == 0 && !ferror(j->out) ? 0 : 1;
+    return cli_flush(j->out, "transcribe");
   }
   vox_asr_stream_result(j->asr, &t);
   if (manifest || (j->dec->nbest > 1 && !strcmp(j->format, "json"))) {
@@ -98,7 +98,7 @@ static int one(job *j, const char *path, const char *ref, int manifest) {
     return 1;
   }
   j->index++;
-  return fflush(j->out) == 0 ? 0 : 1;
+  return cli_flush(j->out, "transcribe");
 }
 
 /* Resolves a manifest path relative to the manifest's directory, as NeMo does. */

@@ -37,22 +37,29 @@ int main(int argc, char **argv) {
     printf("voxpipe %s\n", VOXPIPE_VERSION);
     return 0;
   }
+  int rc;
   if (!strcmp(cmd, "info"))
-    return cmd_info(argc - 1, argv + 1);
-  if (!strcmp(cmd, "transcribe"))
-    return cmd_transcribe(argc - 1, argv + 1);
-  if (!strcmp(cmd, "commands"))
-    return cmd_commands(argc - 1, argv + 1);
-  if (!strcmp(cmd, "denoise"))
-    return cmd_denoise(argc - 1, argv + 1);
-  if (!strcmp(cmd, "vad"))
-    return cmd_vad(argc - 1, argv + 1);
-  if (!strcmp(cmd, "live"))
-    return cmd_live(argc - 1, argv + 1);
-  if (!strcmp(cmd, "bench"))
-    return cmd_bench(argc - 1, argv + 1);
-  if (!strcmp(cmd, "plugins"))
-    return cmd_plugins(argc - 1, argv + 1);
-  fprintf(stderr, "voxpipe: unknown command '%s'. Try 'voxpipe --help'.\n", cmd);
-  return 2;
+    rc = cmd_info(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "transcribe"))
+    rc = cmd_transcribe(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "commands"))
+    rc = cmd_commands(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "denoise"))
+    rc = cmd_denoise(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "vad"))
+    rc = cmd_vad(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "live"))
+    rc = cmd_live(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "bench"))
+    rc = cmd_bench(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "plugins"))
+    rc = cmd_plugins(argc - 1, argv + 1);
+  else {
+    fprintf(stderr, "voxpipe: unknown command '%s'. Try 'voxpipe --help'.\n", cmd);
+    return 2;
+  }
+  /* a full disk or a closed pipe on stdout must not pass for success */
+  if (rc == 0 && cli_flush(stdout, cmd))
+    rc = 1;
+  return rc;
 }

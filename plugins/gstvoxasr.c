@@ -23,7 +23,20 @@
  * Models trained with per-utterance normalization (NVIDIA QuartzNet) run in buffered mode
  * (chunk-ms / 4 s windows); streaming models run cache-based. The element's latency (reported in
  * latency queries when upstream is live) is the model's look-ahead or the buffered delay plus
- * chunk-ms. The text pad (text/x-raw) is not implemented yet.
+ * chunk-ms.
+ *
+ * Text pad: request `text` (text/x-raw, format=utf8) to get the transcript as timed buffers, one
+ * per word, with PTS and duration from the CTC alignment (in the audio's buffer time). Only words
+ * no later audio can change are pushed (the stable words of a partial, then the rest at the
+ * final), so nothing is ever retracted; time without words is covered by GAP events that follow
+ * the audio, so subtitle overlays, muxers and sinks downstream never wait. A `language-code` tag
+ * ("en") goes out before the first word, a custom `rstranscribe/final-transcript` event at every
+ * final (textaccumulate drains on it), EOS after the last word. Link it through a queue, as any
+ * branch of a tee:
+ * |[
+ * gst-launch-1.0 filesrc location=talk.wav ! decodebin ! audioconvert ! voxasr name=asr ! \
+ *     autoaudiosink asr.text ! queue ! fakesink dump=true
+ * ]|
  *
  * Decoding is greedy unless beam-size > 1, lm or hotwords is set: then CTC prefix beam search
  * with an ARPA or CMU Sphinx binary word LM (lm, lm-alpha, lm-beta) and boosted words
@@ -57,6 +70,7 @@ GST_DEBUG_CATEGORY_STATIC (vox_asr_debug);
 #define DEFAULT_LM_ALPHA 0.5
 #define DEFAULT_LM_BETA 2.0
 #define MAX_HOTWORDS 256
+#define DEFAULT_LANGUAGE "en"
 
 enum
 {
@@ -72,6 +86,7 @@ enum
   PROP_LM_ALPHA,
   PROP_LM_BETA,
   PROP_HOTWORDS,
+  PROP_LANGUAGE_CODE,
 };
 
 struct _GstVoxAsr
@@ -98,6 +113,17 @@ struct _GstVoxAsr
   GstClockTime base_time;       /* stream time of sample 0 of the recognizer */
   gsize committed;              /* words already posted as final */
   gsize partial_len;
+
+  /* the text pad (NULL until requested) and its position */
+  GstPad *textpad;
+  gboolean text_started;        /* stream-start, caps, segment and tags sent */
+  GstClockTime base_pts;        /* buffer time of the recognizer's sample 0 */
+  gsize text_words;             /* words pushed on the text pad */
+  gsize text_final;             /* words covered by a final-transcript event */
+  GstClockTime text_pos;        /* buffer time up to which the text pad is covered */
+  gboolean text_gap;            /* a GAP went out since the start */
+  GstClockTime audio_end;       /* buffer time of the end of the last audio buffer */
+  gchar *language;
 };
 
 #define CAPS GST_VOX_INPUT_CAPS
@@ -106,6 +132,8 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS));
+static GstStaticPadTemplate text_template = GST_STATIC_PAD_TEMPLATE ("text",
+    GST_PAD_SRC, GST_PAD_REQUEST, GST_STATIC_CAPS ("text/x-raw, format = (string) utf8"));
 
 #define gst_vox_asr_parent_class parent_class
 G_DEFINE_TYPE (GstVoxAsr, gst_vox_asr, GST_TYPE_BASE_TRANSFORM);
@@ -159,6 +187,12 @@ gst_vox_asr_set_property (GObject * object, guint prop_id, const GValue * value,
       g_free (self->hotwords);
       self->hotwords = g_value_dup_string (value);
       break;
+    case PROP_LANGUAGE_CODE:
+      g_free (self->language);
+      self->language = g_value_dup_string (value);
+      if (!self->language)
+        self->language = g_strdup (DEFAULT_LANGUAGE);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -207,12 +241,17 @@ gst_vox_asr_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_HOTWORDS:
       g_value_set_string (value, self->hotwords);
       break;
+    case PROP_LANGUAGE_CODE:
+      g_value_set_string (value, self->language);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
   GST_OBJECT_UNLOCK (self);
 }
+
+static void text_reset (GstVoxAsr * self);
 
 static void
 release (GstVoxAsr * self)
@@ -288,6 +327,8 @@ gst_vox_asr_start (GstBaseTransform * trans)
   }
   self->base_time = GST_CLOCK_TIME_NONE;
   self->committed = self->partial_len = 0;
+  text_reset (self);
+  self->text_started = FALSE;
   return TRUE;
 }
 
@@ -376,6 +417,176 @@ post_results (GstVoxAsr * self, gboolean flush)
   }
 }
 
+static gboolean gst_vox_asr_text_query (GstPad * pad, GstObject * parent, GstQuery * query);
+
+static GstPad *
+text_pad_ref (GstVoxAsr * self)
+{
+  GstPad *pad;
+
+  GST_OBJECT_LOCK (self);
+  pad = self->textpad ? gst_object_ref (self->textpad) : NULL;
+  GST_OBJECT_UNLOCK (self);
+  return pad;
+}
+
+/* The sticky events a text stream starts with: stream-start (in upstream's group), caps, the
+ * audio's segment, the language tag. */
+static void
+text_start (GstVoxAsr * self, GstPad * pad)
+{
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+  gchar *id = gst_pad_create_stream_id (pad, GST_ELEMENT (self), "text");
+  GstEvent *ev = gst_event_new_stream_start (id), *up;
+  guint group;
+
+  g_free (id);
+  up = gst_pad_get_sticky_event (trans->sinkpad, GST_EVENT_STREAM_START, 0);
+  if (up && gst_event_parse_group_id (up, &group))
+    gst_event_set_group_id (ev, group);
+  if (up)
+    gst_event_unref (up);
+  gst_pad_push_event (pad, ev);
+  GstCaps *caps = gst_caps_new_simple ("text/x-raw", "format", G_TYPE_STRING, "utf8", NULL);
+  gst_pad_push_event (pad, gst_event_new_caps (caps));
+  gst_caps_unref (caps);
+  gst_pad_push_event (pad, gst_event_new_segment (&trans->segment));
+  GstTagList *tags = gst_tag_list_new (GST_TAG_LANGUAGE_CODE, self->language, NULL);
+  gst_tag_list_set_scope (tags, GST_TAG_SCOPE_STREAM);
+  gst_pad_push_event (pad, gst_event_new_tag (tags));
+  self->text_started = TRUE;
+}
+
+static GstClockTime
+text_time (GstVoxAsr * self, double seconds)
+{
+  return self->base_pts + (GstClockTime) (seconds * GST_SECOND);
+}
+
+/* Pushes the words no later audio can change, then a GAP up to where the next such word can
+ * start (the first unstable word, else the decoded end; `until` at EOS). */
+static GstFlowReturn
+text_update (GstVoxAsr * self, GstClockTime until)
+{
+  GstPad *pad = text_pad_ref (self);
+  GstFlowReturn ret = GST_FLOW_OK;
+  vox_transcript t;
+
+  if (!pad || !GST_CLOCK_TIME_IS_VALID (self->base_pts))
+    goto out;
+  if (!self->text_started)
+    text_start (self, pad);
+  vox_asr_stream_result (self->stream, &t);
+  gsize upto = MAX (t.n_stable_words, self->committed);
+  upto = MIN (upto, t.n_words);
+  for (; self->text_words < upto && ret == GST_FLOW_OK; self->text_words++) {
+    const vox_word *w = &t.words[self->text_words];
+    GstClockTime s = MAX (text_time (self, w->start_s), self->text_pos);
+    GstClockTime e = MAX (text_time (self, w->end_s), s);
+    GstBuffer *b = gst_buffer_new_memdup (w->text, strlen (w->text));
+    GST_BUFFER_PTS (b) = s;
+    GST_BUFFER_DURATION (b) = e - s;
+    ret = gst_pad_push (pad, b);
+    self->text_pos = e;
+  }
+  if (ret == GST_FLOW_OK && self->committed > self->text_final) {
+    self->text_final = self->committed;
+    gst_pad_push_event (pad, gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
+            gst_structure_new_empty ("rstranscribe/final-transcript")));
+  }
+  GstClockTime safe = GST_CLOCK_TIME_IS_VALID (until) ? until
+      : text_time (self, upto < t.n_words ? t.words[upto].start_s : t.duration_s);
+  if (ret == GST_FLOW_OK && (safe > self->text_pos || !self->text_gap)) {
+    GstClockTime from = self->text_pos;
+    self->text_pos = MAX (safe, from);
+    self->text_gap = TRUE;      /* the first one, even empty, lets the text sink preroll */
+    gst_pad_push_event (pad, gst_event_new_gap (from, self->text_pos - from));
+  }
+out:
+  if (pad)
+    gst_object_unref (pad);
+  /* an unlinked or flushing text branch must not stop the audio */
+  return ret == GST_FLOW_NOT_LINKED || ret == GST_FLOW_FLUSHING || ret == GST_FLOW_EOS ? GST_FLOW_OK : ret;
+}
+
+/* Sends a copy of a serialized or flush event from the sink pad on the text pad too. */
+static void
+text_forward (GstVoxAsr * self, GstEvent * event)
+{
+  GstPad *pad = text_pad_ref (self);
+
+  if (pad) {
+    gst_pad_push_event (pad, gst_event_ref (event));
+    gst_object_unref (pad);
+  }
+}
+
+static void
+text_reset (GstVoxAsr * self)
+{
+  self->base_pts = GST_CLOCK_TIME_NONE;
+  self->text_words = self->text_final = 0;
+  self->text_pos = self->audio_end = 0;
+  self->text_gap = FALSE;
+}
+
+static GstPad *
+gst_vox_asr_request_new_pad (GstElement * element, GstPadTemplate * templ, const gchar * name,
+    const GstCaps * caps)
+{
+  GstVoxAsr *self = GST_VOX_ASR (element);
+  GstPad *pad;
+
+  GST_OBJECT_LOCK (self);
+  if (self->textpad) {
+    GST_OBJECT_UNLOCK (self);
+    GST_WARNING_OBJECT (self, "voxasr has one text pad, already requested");
+    return NULL;
+  }
+  pad = gst_pad_new_from_template (templ, "text");
+  gst_pad_use_fixed_caps (pad);
+  gst_pad_set_query_function (pad, GST_DEBUG_FUNCPTR (gst_vox_asr_text_query));
+  self->textpad = pad;
+  self->text_started = FALSE;
+  gboolean running = GST_STATE (element) >= GST_STATE_PAUSED;
+  GST_OBJECT_UNLOCK (self);
+  if (running)
+    gst_pad_set_active (pad, TRUE);
+  gst_element_add_pad (element, pad);
+  return pad;
+}
+
+static void
+gst_vox_asr_release_pad (GstElement * element, GstPad * pad)
+{
+  GstVoxAsr *self = GST_VOX_ASR (element);
+
+  GST_OBJECT_LOCK (self);
+  if (pad == self->textpad)
+    self->textpad = NULL;
+  GST_OBJECT_UNLOCK (self);
+  gst_pad_set_active (pad, FALSE);
+  gst_element_remove_pad (element, pad);
+}
+
+/* Words posted as final (and pushed on the text pad, if there is one) are not needed any more: the
+ * recognizer forgets them, so memory and the cost of a result stay bounded over days. */
+static void
+forget_delivered (GstVoxAsr * self)
+{
+  GstPad *pad = text_pad_ref (self);
+  gsize n = pad ? MIN (self->committed, self->text_words) : self->committed;
+
+  if (pad)
+    gst_object_unref (pad);
+  if (!n)
+    return;
+  gsize gone = vox_asr_stream_forget_words (self->stream, n);
+  self->committed -= gone;
+  self->text_words -= MIN (gone, self->text_words);
+  self->text_final -= MIN (gone, self->text_final);
+}
+
 static GstFlowReturn
 gst_vox_asr_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
@@ -390,7 +601,10 @@ gst_vox_asr_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
         ? gst_segment_to_stream_time (&trans->segment, GST_FORMAT_TIME, pts) : 0;
     if (!GST_CLOCK_TIME_IS_VALID (self->base_time))
       self->base_time = 0;
+    self->base_pts = GST_CLOCK_TIME_IS_VALID (pts) ? pts : 0;
   }
+  if (GST_BUFFER_PTS_IS_VALID (buf) && GST_BUFFER_DURATION_IS_VALID (buf))
+    self->audio_end = GST_BUFFER_PTS (buf) + GST_BUFFER_DURATION (buf);
   const gfloat *samples;
   gsize n;
   if (!gst_vox_input_convert (&self->input, buf, &samples, &n, &err)) {
@@ -403,7 +617,9 @@ gst_vox_asr_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     return GST_FLOW_ERROR;
   }
   post_results (self, FALSE);
-  return GST_FLOW_OK;
+  GstFlowReturn ret = text_update (self, GST_CLOCK_TIME_NONE);
+  forget_delivered (self);
+  return ret;
 }
 
 static gboolean
@@ -418,7 +634,11 @@ gst_vox_asr_sink_event (GstBaseTransform * trans, GstEvent * event)
         if (vox_asr_stream_finish (self->stream, &err) != VOX_OK)
           GST_ELEMENT_WARNING (self, STREAM, FAILED, (NULL), ("%s", err.message));
         post_results (self, TRUE);
+        vox_transcript t;
+        vox_asr_stream_result (self->stream, &t);
+        text_update (self, MAX (self->audio_end, text_time (self, t.duration_s)));
       }
+      text_forward (self, event);
       break;
     case GST_EVENT_FLUSH_STOP:
       if (self->stream) {
@@ -427,6 +647,15 @@ gst_vox_asr_sink_event (GstBaseTransform * trans, GstEvent * event)
       }
       self->base_time = GST_CLOCK_TIME_NONE;
       self->committed = self->partial_len = 0;
+      text_reset (self);
+      text_forward (self, event);
+      break;
+    case GST_EVENT_FLUSH_START:
+      text_forward (self, event);
+      break;
+    case GST_EVENT_SEGMENT:
+      if (self->text_started)
+        text_forward (self, event);
       break;
     default:
       break;
@@ -451,6 +680,17 @@ gst_vox_asr_query (GstBaseTransform * trans, GstPadDirection direction,
   return ret;
 }
 
+/* The text pad answers a latency query as the audio pad does: upstream's plus the element's. */
+static gboolean
+gst_vox_asr_text_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstVoxAsr *self = GST_VOX_ASR (parent);
+
+  if (GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
+    return gst_pad_query_default (pad, parent, query);
+  return gst_vox_asr_query (GST_BASE_TRANSFORM (self), GST_PAD_SRC, query);
+}
+
 static void
 gst_vox_asr_finalize (GObject * object)
 {
@@ -460,6 +700,7 @@ gst_vox_asr_finalize (GObject * object)
   g_free (self->model_path);
   g_free (self->lm_path);
   g_free (self->hotwords);
+  g_free (self->language);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -527,13 +768,21 @@ gst_vox_asr_class_init (GstVoxAsrClass * klass)
           "Comma-separated words to favour, each with an optional :boost (natural log, "
           "default 5), e.g. \"voxpipe:5,gstreamer\"", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_LANGUAGE_CODE,
+      g_param_spec_string ("language-code", "Language code",
+          "ISO 639 code of the model's language, sent as the text pad's language-code tag",
+          DEFAULT_LANGUAGE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_add_static_pad_template (element_class, &text_template);
+  element_class->request_new_pad = GST_DEBUG_FUNCPTR (gst_vox_asr_request_new_pad);
+  element_class->release_pad = GST_DEBUG_FUNCPTR (gst_vox_asr_release_pad);
   gst_element_class_set_static_metadata (element_class, "voxpipe speech recognition",
       "Filter/Analyzer/Audio",
       "Speech to text with NeMo-style CTC models; audio passes through, results are "
-      "posted as 'voxasr' element messages", "voxpipe developers");
+      "posted as 'voxasr' element messages and, on the requested text pad, as timed words",
+      "voxpipe developers");
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_vox_asr_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_vox_asr_stop);
@@ -557,5 +806,7 @@ gst_vox_asr_init (GstVoxAsr * self)
   self->lm_alpha = DEFAULT_LM_ALPHA;
   self->lm_beta = DEFAULT_LM_BETA;
   self->base_time = GST_CLOCK_TIME_NONE;
+  self->language = g_strdup (DEFAULT_LANGUAGE);
+  text_reset (self);
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), TRUE);
 }

@@ -15,6 +15,13 @@
  * min-duration-off + pad-onset for an end), which the latency query reports when upstream is live;
  * the timestamps themselves are exact. EOS closes an open segment.
  *
+ * With `drop-non-speech=true` the element gates its output like a noise gate driven by the model:
+ * audio is held until its segmentation is final (vox_vad_stream_settled_s), speech goes out
+ * unchanged (buffers split at boundaries, sample-exact) and every stretch of non-speech becomes a
+ * GAP event with its timestamp and duration, so downstream elements (an ASR, an encoder, a muxer)
+ * see only speech and still know where time went. The hold time (at most the settle delay: decision
+ * delay + paddings + minimum durations) is added to the latency query when upstream is live.
+ *
  * Example launch line:
  * |[
  * gst-launch-1.0 -m filesrc location=meeting.wav ! decodebin ! audioconvert ! voxvad ! fakesink
@@ -37,6 +44,7 @@ GST_DEBUG_CATEGORY_STATIC (vox_vad_debug);
 #define DEFAULT_MIN_ON 0.0
 #define DEFAULT_MIN_OFF 0.0
 #define DEFAULT_POST_MESSAGES TRUE
+#define DEFAULT_DROP FALSE
 #define WINDOW_S 0.63
 #define SHIFT_S 0.01
 
@@ -51,7 +59,15 @@ enum
   PROP_MIN_DURATION_ON,
   PROP_MIN_DURATION_OFF,
   PROP_POST_MESSAGES,
+  PROP_DROP_NON_SPEECH,
 };
+
+/* A buffer held by the gate: its first frame and length in input frames since the stream start. */
+typedef struct
+{
+  GstBuffer *buf;
+  guint64 first, frames;
+} GstVoxHeld;
 
 struct _GstVoxVad
 {
@@ -59,13 +75,18 @@ struct _GstVoxVad
 
   gchar *model_path;
   gdouble onset, offset, pad_onset, pad_offset, min_on, min_off;
-  gboolean post_messages;
+  gboolean post_messages, drop;
 
   vox_model *model;
   vox_vad_stream *stream;
   GstVoxInput input;
   GstClockTime base_ts;         /* buffer timestamp of the stream's first sample */
   double latency_s;
+  /* the gate (drop-non-speech): held buffers, boundaries not yet reached, state at the release point */
+  GQueue held;
+  GArray *boundaries;           /* vox_vad_event, oldest first */
+  guint64 in_frames;            /* input frames received */
+  gboolean speaking;
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -105,6 +126,8 @@ gst_vox_vad_set_property (GObject * object, guint prop_id, const GValue * value,
     self->model_path = g_value_dup_string (value);
   } else if (prop_id == PROP_POST_MESSAGES)
     self->post_messages = g_value_get_boolean (value);
+  else if (prop_id == PROP_DROP_NON_SPEECH)
+    self->drop = g_value_get_boolean (value);
   else
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (self);
@@ -123,14 +146,31 @@ gst_vox_vad_get_property (GObject * object, guint prop_id, GValue * value, GPara
     g_value_set_string (value, self->model_path);
   else if (prop_id == PROP_POST_MESSAGES)
     g_value_set_boolean (value, self->post_messages);
+  else if (prop_id == PROP_DROP_NON_SPEECH)
+    g_value_set_boolean (value, self->drop);
   else
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (self);
 }
 
 static void
+gate_clear (GstVoxVad * self)
+{
+  GstVoxHeld *h;
+
+  while ((h = g_queue_pop_head (&self->held))) {
+    gst_buffer_unref (h->buf);
+    g_free (h);
+  }
+  g_array_set_size (self->boundaries, 0);
+  self->in_frames = 0;
+  self->speaking = FALSE;
+}
+
+static void
 release (GstVoxVad * self)
 {
+  gate_clear (self);
   vox_vad_stream_free (self->stream);
   self->stream = NULL;
   vox_model_free (self->model);
@@ -168,7 +208,8 @@ gst_vox_vad_start (GstBaseTransform * trans)
     release (self);
     return FALSE;
   }
-  self->latency_s = vox_vad_stream_latency_s (self->stream) + q.min_duration_on_s;
+  self->latency_s = self->drop ? vox_vad_stream_settle_delay_s (self->stream)
+      : vox_vad_stream_latency_s (self->stream) + q.min_duration_on_s;
   self->base_ts = GST_CLOCK_TIME_NONE;
   return TRUE;
 }
@@ -202,6 +243,8 @@ post_events (GstVoxVad * self)
   size_t n;
 
   while ((n = vox_vad_stream_events (self->stream, ev, G_N_ELEMENTS (ev))) > 0) {
+    if (self->drop)
+      g_array_append_vals (self->boundaries, ev, n);
     for (size_t i = 0; i < n && self->post_messages; i++) {
       GstSegment *seg = &GST_BASE_TRANSFORM (self)->segment;
       GstClockTime ts = self->base_ts + (GstClockTime) (ev[i].time_s * GST_SECOND);
@@ -214,6 +257,68 @@ post_events (GstVoxVad * self)
       gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), st));
     }
   }
+}
+
+static GstClockTime
+frames_to_time (GstVoxVad * self, guint64 frames)
+{
+  return gst_util_uint64_scale_int (frames, GST_SECOND, GST_AUDIO_INFO_RATE (&self->input.info));
+}
+
+/* Sends frames [a, b) of a held buffer on: the buffer itself, a part of it, or a GAP event. */
+static GstFlowReturn
+gate_push (GstVoxVad * self, GstVoxHeld * h, guint64 a, guint64 b, gboolean speech)
+{
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+  GstClockTime pts = GST_BUFFER_PTS_IS_VALID (h->buf) ? GST_BUFFER_PTS (h->buf)
+      : self->base_ts + frames_to_time (self, h->first);
+  GstClockTime t0 = pts + frames_to_time (self, a - h->first), t1 = pts + frames_to_time (self, b - h->first);
+
+  if (!speech)
+    return gst_pad_push_event (trans->srcpad, gst_event_new_gap (t0, t1 - t0)) ? GST_FLOW_OK : GST_FLOW_FLUSHING;
+  if (a == h->first && b == h->first + h->frames)
+    return gst_pad_push (trans->srcpad, gst_buffer_ref (h->buf));
+  gsize bpf = GST_AUDIO_INFO_BPF (&self->input.info);
+  GstBuffer *part = gst_buffer_copy_region (h->buf, GST_BUFFER_COPY_ALL, (a - h->first) * bpf, (b - a) * bpf);
+  GST_BUFFER_PTS (part) = t0;
+  GST_BUFFER_DURATION (part) = t1 - t0;
+  if (a != h->first)
+    GST_BUFFER_FLAG_UNSET (part, GST_BUFFER_FLAG_DISCONT);
+  return gst_pad_push (trans->srcpad, part);
+}
+
+/* Releases every held buffer that ends before `settled_s` (seconds of stream time, -1: all). */
+static GstFlowReturn
+gate_release (GstVoxVad * self, double settled_s)
+{
+  int rate = GST_AUDIO_INFO_RATE (&self->input.info);
+  guint64 limit = settled_s < 0 ? G_MAXUINT64 : (guint64) (settled_s * rate);
+  GstFlowReturn ret = GST_FLOW_OK;
+  GstVoxHeld *h;
+
+  while (ret == GST_FLOW_OK && (h = g_queue_peek_head (&self->held)) && h->first + h->frames <= limit) {
+    guint64 a = h->first, end = h->first + h->frames;
+    while (ret == GST_FLOW_OK && a < end) {
+      guint64 b = end;
+      gboolean speech = self->speaking;
+      if (self->boundaries->len) {
+        vox_vad_event *e = &g_array_index (self->boundaries, vox_vad_event, 0);
+        guint64 at = (guint64) (e->time_s * rate + 0.5);
+        if (at <= a) {          /* a boundary at or before this point: the state changes here */
+          self->speaking = e->speech;
+          g_array_remove_index (self->boundaries, 0);
+          continue;
+        }
+        b = MIN (end, at);
+      }
+      ret = gate_push (self, h, a, b, speech);
+      a = b;
+    }
+    g_queue_pop_head (&self->held);
+    gst_buffer_unref (h->buf);
+    g_free (h);
+  }
+  return ret;
 }
 
 static GstFlowReturn
@@ -234,7 +339,16 @@ gst_vox_vad_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     return GST_FLOW_ERROR;
   }
   post_events (self);
-  return GST_FLOW_OK;
+  if (!self->drop)
+    return GST_FLOW_OK;
+  GstVoxHeld *h = g_new (GstVoxHeld, 1);
+  h->buf = gst_buffer_ref (buf);
+  h->first = self->in_frames;
+  h->frames = gst_buffer_get_size (buf) / GST_AUDIO_INFO_BPF (&self->input.info);
+  self->in_frames += h->frames;
+  g_queue_push_tail (&self->held, h);
+  GstFlowReturn ret = gate_release (self, vox_vad_stream_settled_s (self->stream));
+  return ret == GST_FLOW_OK ? GST_BASE_TRANSFORM_FLOW_DROPPED : ret;
 }
 
 static gboolean
@@ -247,9 +361,11 @@ gst_vox_vad_sink_event (GstBaseTransform * trans, GstEvent * event)
     if (vox_vad_stream_finish (self->stream, &err) != VOX_OK)
       GST_ELEMENT_WARNING (self, STREAM, FAILED, (NULL), ("%s", err.message));
     post_events (self);
+    gate_release (self, -1);
   } else if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP && self->stream) {
     vox_vad_stream_reset (self->stream);
     gst_vox_input_reset (&self->input);
+    gate_clear (self);
     self->base_ts = GST_CLOCK_TIME_NONE;
   }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
@@ -272,6 +388,7 @@ gst_vox_vad_finalize (GObject * object)
   GstVoxVad *self = GST_VOX_VAD (object);
 
   release (self);
+  g_array_free (self->boundaries, TRUE);
   g_free (self->model_path);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -318,6 +435,11 @@ gst_vox_vad_class_init (GstVoxVadClass * klass)
   g_object_class_install_property (gc, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages", "Post a 'voxvad' element message per boundary",
           DEFAULT_POST_MESSAGES, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gc, PROP_DROP_NON_SPEECH,
+      g_param_spec_boolean ("drop-non-speech", "Drop non-speech",
+          "Pass only speech: non-speech becomes GAP events (audio is held until the decision is final; the "
+          "latency query says how long)", DEFAULT_DROP,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (ec, &sink_template);
   gst_element_class_add_static_pad_template (ec, &src_template);
@@ -344,5 +466,8 @@ gst_vox_vad_init (GstVoxVad * self)
   self->min_off = DEFAULT_MIN_OFF;
   self->post_messages = DEFAULT_POST_MESSAGES;
   self->base_ts = GST_CLOCK_TIME_NONE;
+  self->drop = DEFAULT_DROP;
+  g_queue_init (&self->held);
+  self->boundaries = g_array_new (FALSE, FALSE, sizeof (vox_vad_event));
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), TRUE);
 }

@@ -14,7 +14,7 @@ SRCDIR = os.environ.get("VOX_TOP_SRCDIR", os.path.dirname(HERE))
 BUILDDIR = os.environ.get("VOX_TOP_BUILDDIR", SRCDIR)
 TOOL = os.path.join(BUILDDIR, "tests", "voxtest_tool")
 VOXPIPE = os.path.join(BUILDDIR, "apps", "voxpipe")
-SHARED = os.path.join(SRCDIR, "..", "shared")
+SHARED = os.environ.get("VOX_SHARED_DIR") or os.path.join(SRCDIR, "..", "shared")
 sys.path.insert(0, os.path.join(SRCDIR, "models", "common"))
 sys.path.insert(0, os.path.join(SRCDIR, "models", "quartznet"))
 
@@ -110,4 +110,10 @@ def gst_env(d):
     if not os.path.exists(plugin) or not shutil.which("gst-launch-1.0"):
         print("SKIP: GStreamer plugin not built or gst-launch-1.0 missing (gstreamer1.0-tools)")
         sys.exit(SKIP)
-    return dict(env(), GST_PLUGIN_PATH=os.path.dirname(plugin), GST_REGISTRY=os.path.join(d, "registry.bin"))
+    e = dict(env(), GST_PLUGIN_PATH=os.path.dirname(plugin), GST_REGISTRY=os.path.join(d, "registry.bin"))
+    if os.environ.get("VOX_SANITIZE_PRELOAD"):
+        # `make check-sanitize`: the plugin is an ASan build and gst-launch-1.0 is not; the runtime must
+        # come first. Leaks are not checked in GStreamer's programs (GLib's one-time allocations).
+        e["LD_PRELOAD"] = os.environ["VOX_SANITIZE_PRELOAD"]
+        e["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    return e

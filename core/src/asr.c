@@ -126,7 +126,8 @@ static vox_status buffered_chunk(vox_asr_stream *s, vox_error *err) {
   /* frames before the next window are no longer needed */
   long long keep = s->next_chunk * (long long)s->chunk - (long long)s->ctx;
   if (keep > s->wbase) {
-    size_t drop = (size_t)(keep - s->wbase);
+    /* at the end the next window may start past the frames fed so far */
+    size_t drop = keep - s->wbase < (long long)s->wlen ? (size_t)(keep - s->wbase) : s->wlen;
     for (size_t c = 0; c < nf; c++)
       memmove(s->win + c * s->wcap, s->win + c * s->wcap + drop, (s->wlen - drop) * sizeof(float));
     s->wlen -= drop;
@@ -264,6 +265,10 @@ vox_status vox_asr_stream_finish(vox_asr_stream *s, vox_error *err) {
   if (st == VOX_OK && s->beam)
     vox_ctc_beam_finish(s->beam);
   return st;
+}
+
+size_t vox_asr_stream_forget_words(vox_asr_stream *s, size_t n) {
+  return s->beam ? vox_ctc_beam_forget(s->beam, n) : vox_ctc_decoder_forget(s->ctc, n);
 }
 
 void vox_asr_stream_result(vox_asr_stream *s, vox_transcript *out) {

@@ -183,3 +183,28 @@ void vox_ctc_decoder_result(vox_ctc_decoder *d, vox_transcript *out) {
   out->duration_s = (double)d->frame * d->frame_s;
   out->n_stable_words = nw - (nw && d->in_word ? 1 : 0); /* an open word may still grow */
 }
+
+size_t vox_ctc_decoder_forget(vox_ctc_decoder *d, size_t n) {
+  size_t stable = d->n_words - (d->n_words && d->in_word ? 1 : 0);
+  if (n > stable)
+    n = stable;
+  if (!n)
+    return 0;
+  if (n == d->n_words) {
+    d->n_words = d->text_len = d->wtext_len = 0;
+    d->text[0] = d->wtext[0] = '\0';
+    return n;
+  }
+  size_t woff = d->words[n].text_off, toff = 0;
+  for (size_t spaces = 0; spaces < n; toff++) /* word n starts after the n-th space of text */
+    spaces += d->text[toff] == ' ';
+  memmove(d->wtext, d->wtext + woff, d->wtext_len - woff + 1);
+  d->wtext_len -= woff;
+  memmove(d->text, d->text + toff, d->text_len - toff + 1);
+  d->text_len -= toff;
+  memmove(d->words, d->words + n, (d->n_words - n) * sizeof *d->words);
+  d->n_words -= n;
+  for (size_t i = 0; i < d->n_words; i++)
+    d->words[i].text_off -= woff;
+  return n;
+}

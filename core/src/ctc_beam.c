@@ -191,7 +191,8 @@ static int32_t child_of(vox_ctc_beam *d, int32_t parent, int32_t label, int32_t 
 static int compact(vox_ctc_beam *d, size_t need) {
   int32_t *keep = d->remap;
   memset(keep, 0, d->n_nodes * sizeof *keep);
-  keep[0] = 1;
+  if (!d->n_cur) /* otherwise the root is reached from the hypotheses (after a forget, the new one) */
+    keep[0] = 1;
   for (size_t h = 0; h < d->n_cur; h++)
     for (int32_t n = d->cur[h].node; n >= 0 && !keep[n]; n = d->nodes[n].parent)
       keep[n] = 1;
@@ -464,9 +465,8 @@ static size_t depth_of(const vox_ctc_beam *d, int32_t n) {
   return k;
 }
 
-/* Words completed on the prefix every live hypothesis shares (their deepest common ancestor):
- * hypotheses only extend or die, so those words are final. */
-static size_t stable_words(const vox_ctc_beam *d) {
+/* The deepest node every live hypothesis descends from (0: the root). */
+static int32_t common_ancestor(const vox_ctc_beam *d) {
   if (!d->n_cur)
     return 0;
   int32_t a = d->cur[0].node;
@@ -484,13 +484,42 @@ static size_t stable_words(const vox_ctc_beam *d) {
       da--;
     }
   }
+  return a;
+}
+
+/* A space node that closes a word (its parent is a letter). */
+static int closes_word(const vox_ctc_beam *d, int32_t n) {
+  int32_t p = d->nodes[n].parent;
+  return d->nodes[n].label == d->space && p > 0 && d->nodes[p].label != d->space;
+}
+
+/* Words completed on the prefix every live hypothesis shares (their deepest common ancestor):
+ * hypotheses only extend or die, so those words are final. */
+static size_t stable_words(const vox_ctc_beam *d) {
   size_t words = 0;
-  for (int32_t n = a; n > 0; n = d->nodes[n].parent) {
-    int32_t p = d->nodes[n].parent;
-    if (d->nodes[n].label == d->space && p > 0 && d->nodes[p].label != d->space)
-      words++;
-  }
+  for (int32_t n = common_ancestor(d); n > 0; n = d->nodes[n].parent)
+    words += closes_word(d, n);
   return words;
+}
+
+size_t vox_ctc_beam_forget(vox_ctc_beam *d, size_t n) {
+  size_t words = stable_words(d);
+  if (n > words)
+    n = words;
+  if (!n || d->finished)
+    return 0;
+  /* the space closing word n is the (words - n)-th closing space above the common ancestor */
+  size_t skip = words - n;
+  int32_t r = common_ancestor(d);
+  for (; r > 0; r = d->nodes[r].parent)
+    if (closes_word(d, r) && skip-- == 0)
+      break;
+  /* it becomes the root: nothing older is reachable, so compaction moves it to index 0 */
+  d->nodes[r].parent = -1;
+  d->nodes[r].label = -1;
+  d->nodes[r].sibling = -1;
+  (void)compact(d, 0); /* a failed growth leaves the compacted pool as it was: still valid */
+  return n;
 }
 
 size_t vox_ctc_beam_nbest(vox_ctc_beam *d, size_t k, vox_transcript *out, float *scores) {

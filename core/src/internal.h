@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "voxpipe/vox_checkpoint.h"
 #include "voxpipe/vox_error.h"
@@ -64,6 +65,18 @@ static inline int vox__mul_size(size_t a, size_t b, size_t *out) {
     return -1;
   *out = a * b;
   return 0;
+}
+
+/* Moves up to max of the *n elements (elem bytes each) queued at the front of queue into out;
+ * returns how many. (An empty queue may be NULL.) */
+static inline size_t vox__queue_take(void *queue, size_t *n, void *out, size_t max, size_t elem) {
+  size_t k = *n < max ? *n : max;
+  if (k) {
+    memcpy(out, queue, k * elem);
+    memmove(queue, (char *)queue + k * elem, (*n - k) * elem);
+    *n -= k;
+  }
+  return k;
 }
 
 #endif

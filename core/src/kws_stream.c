@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "voxpipe/vox_features.h"
 
 #define BLOCK_SAMPLES 4000
@@ -154,15 +155,7 @@ static vox_status classify(vox_kws_stream *k, size_t pos, size_t n, int *best, v
   vox_status st = vox_model_stream_process(k->ms, k->win, k->window, k->window, 1, k->logits, 1, 1, &no, err);
   if (st != VOX_OK)
     return st;
-  int b = 0;
-  for (int c = 1; c < k->classes; c++)
-    b = k->logits[c] > k->logits[b] ? c : b;
-  double mx = k->logits[b], sum = 0;
-  for (int c = 0; c < k->classes; c++)
-    sum += exp((double)k->logits[c] - mx);
-  for (int c = 0; c < k->classes; c++)
-    k->logits[c] = (float)(exp((double)k->logits[c] - mx) / sum);
-  *best = b;
+  *best = vox_softmax(k->logits, k->classes);
   return VOX_OK;
 }
 
@@ -223,11 +216,7 @@ vox_status vox_kws_stream_accept(vox_kws_stream *k, const float *x, size_t n, vo
 vox_status vox_kws_stream_finish(vox_kws_stream *k, vox_error *err) { return run(k, NULL, 0, 1, err); }
 
 size_t vox_kws_stream_detections(vox_kws_stream *k, vox_kws_detection *out, size_t max) {
-  size_t m = k->n_det < max ? k->n_det : max;
-  memcpy(out, k->det, m * sizeof *out);
-  memmove(k->det, k->det + m, (k->n_det - m) * sizeof *out);
-  k->n_det -= m;
-  return m;
+  return vox__queue_take(k->det, &k->n_det, out, max, sizeof *out);
 }
 
 double vox_kws_stream_latency_s(const vox_kws_stream *k) { return (double)(k->window + k->shift) * k->frame_s; }

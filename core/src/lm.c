@@ -16,15 +16,18 @@ static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
 static void quiet_sphinxbase(void) { err_set_logfp(NULL); }
 
 static vox_status read_sphinx(vox_lm *lm, const char *path, vox_error *err) {
+  vox_status st = vox__lm_sphinx_check(path, err);
+  if (st != VOX_OK)
+    return st;
   pthread_once(&quiet_once, quiet_sphinxbase);
   logmath_t *lmath = logmath_init(1.0001, 0, 0);
   if (!lmath)
     return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
-  ngram_model_t *m = ngram_model_read(NULL, path, NGRAM_AUTO, lmath); /* takes lmath, also on failure */
+  lm->lmath = lmath; /* used by the model, not owned by it: vox_lm_free frees it after the model */
+  ngram_model_t *m = ngram_model_read(NULL, path, NGRAM_AUTO, lmath);
   if (!m)
     return vox_error_set(err, VOX_ERR_FORMAT, "%s: sphinxbase could not read this binary language model", path);
   lm->sphinx = m;
-  lm->lmath = lmath;
   lm->info.format = "sphinx";
   lm->info.order = ngram_model_get_size(m);
   if (lm->info.order < 1 || lm->info.order > VOX_LM_MAX_ORDER)
@@ -52,6 +55,8 @@ void vox_lm_free(vox_lm *lm) {
 #ifdef VOX_WITH_SPHINXBASE
   if (lm->sphinx)
     ngram_model_free(lm->sphinx);
+  if (lm->lmath)
+    logmath_free(lm->lmath);
 #endif
   vox__lm_free_arpa(lm);
   free(lm->prefixes);

@@ -36,6 +36,9 @@ struct vox_lm {
   pthread_mutex_t lock;
 };
 
+/* Refuses a Sphinx binary LM whose size and vocabulary disagree with its header (before sphinxbase,
+ * which trusts them, reads it). */
+VOX_HIDDEN vox_status vox__lm_sphinx_check(const char *path, vox_error *err);
 VOX_HIDDEN vox_status vox__lm_read_arpa(vox_lm *lm, const char *path, vox_error *err);
 VOX_HIDDEN void vox__lm_free_arpa(vox_lm *lm);
 VOX_HIDDEN int32_t vox__lm_arpa_word(const vox_lm *lm, const char *w, size_t len);

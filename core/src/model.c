@@ -4,10 +4,12 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "conv_kernels.h"
 #include "internal.h"
 
 #ifndef VOX_MODEL_DIR
@@ -157,6 +159,7 @@ vox_status vox_model_load(const char *path, const vox_model_params *params, vox_
   vox_model_params p = params ? *params : vox_model_default_params();
   if (p.threads < 1 || p.threads > 256)
     return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT, "threads must be 1 to 256, not %d", p.threads);
+  vox__blas_init(); /* before any plugin's first GEMM (FRCRN calls OpenBLAS itself) */
   vox_model *m = calloc(1, sizeof *m);
   if (!m)
     return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
@@ -242,4 +245,16 @@ size_t vox_model_stream_max_output(const vox_model_stream *s, size_t n_in) {
 vox_status vox_model_stream_process(vox_model_stream *s, const float *in, size_t in_stride, size_t n_in, int final,
                                     float *out, size_t out_stride, size_t out_cap, size_t *n_out, vox_error *err) {
   return s->model->plugin->stream_process(s->impl, in, in_stride, n_in, final, out, out_stride, out_cap, n_out, err);
+}
+
+int vox_softmax(float *x, int n) {
+  int best = 0;
+  for (int c = 1; c < n; c++)
+    best = x[c] > x[best] ? c : best;
+  double mx = x[best], sum = 0;
+  for (int c = 0; c < n; c++)
+    sum += exp((double)x[c] - mx);
+  for (int c = 0; c < n; c++)
+    x[c] = (float)(exp((double)x[c] - mx) / sum);
+  return best;
 }

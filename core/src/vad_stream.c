@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "voxpipe/vox_checkpoint.h"
 #include "voxpipe/vox_config.h"
 #include "voxpipe/vox_features.h"
@@ -39,7 +40,7 @@ struct vox_vad_stream {
   double seg_start, seg_end; /* seg_end < 0: speech still going */
   vox_vad_event *ev;
   size_t n_ev, cap_ev;
-  int oom;
+  int oom, finished;
 };
 
 void vox_vad_model_thresholds(const vox_model *model, vox_vad_params *q) {
@@ -76,7 +77,7 @@ void vox_vad_stream_reset(vox_vad_stream *v) {
   v->last_p = 0;
   v->raw = v->open = v->announced = 0;
   v->n_ev = 0;
-  v->oom = 0;
+  v->oom = v->finished = 0;
 }
 
 vox_status vox_vad_stream_new(const vox_model *model, const vox_vad_params *params, double window_s, double shift_s,
@@ -192,12 +193,8 @@ static vox_status classify(vox_vad_stream *v, size_t pos, size_t n, float *p, vo
   vox_status st = vox_model_stream_process(v->ms, v->win, v->window, n, 1, v->logits, 1, 1, &no, err);
   if (st != VOX_OK)
     return st;
-  double mx = v->logits[0], sum = 0;
-  for (int k = 1; k < v->classes; k++)
-    mx = v->logits[k] > mx ? v->logits[k] : mx;
-  for (int k = 0; k < v->classes; k++)
-    sum += exp((double)v->logits[k] - mx);
-  *p = (float)(exp((double)v->logits[v->speech] - mx) / sum);
+  vox_softmax(v->logits, v->classes);
+  *p = v->logits[v->speech];
   return VOX_OK;
 }
 
@@ -280,17 +277,33 @@ vox_status vox_vad_stream_finish(vox_vad_stream *v, vox_error *err) {
     v->raw = 0;
     close_segment(v);
   }
+  if (st == VOX_OK)
+    v->finished = 1;
   return st;
 }
 
 size_t vox_vad_stream_events(vox_vad_stream *v, vox_vad_event *out, size_t max) {
-  size_t k = v->n_ev < max ? v->n_ev : max;
-  memcpy(out, v->ev, k * sizeof *out);
-  memmove(v->ev, v->ev + k, (v->n_ev - k) * sizeof *v->ev);
-  v->n_ev -= k;
-  return k;
+  return vox__queue_take(v->ev, &v->n_ev, out, max, sizeof *out);
 }
 
 float vox_vad_stream_probability(const vox_vad_stream *v) { return v->last_p; }
 
 double vox_vad_stream_latency_s(const vox_vad_stream *v) { return (double)(v->window + v->shift) * v->frame_s; }
+
+double vox_vad_stream_settled_s(const vox_vad_stream *v) {
+  double t = (double)v->total * v->frame_s;
+  if (v->finished)
+    return t;
+  /* a new onset at the next undecided frame would start its segment pad_onset earlier */
+  double s = (double)v->next_frame * v->frame_s - v->q.pad_onset_s;
+  if (v->open && !v->announced && v->seg_start < s) /* may still be announced, or dropped as too short */
+    s = v->seg_start;
+  if (v->open && v->announced && !v->raw && v->seg_end < s) /* may still end there, or merge on */
+    s = v->seg_end;
+  return s > 0 ? s : 0;
+}
+
+double vox_vad_stream_settle_delay_s(const vox_vad_stream *v) {
+  return vox_vad_stream_latency_s(v) + v->q.pad_onset_s + v->q.pad_offset_s + v->q.min_duration_on_s +
+         v->q.min_duration_off_s + v->frame_s;
+}

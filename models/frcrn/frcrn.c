@@ -340,9 +340,11 @@ static vox_status fr_stream_process(void *p, const float *in, size_t in_stride, 
     memset(s->ola + HOP, 0, HOP * sizeof(float));
     s->frames_out++;
   }
-  memmove(s->uq, s->uq + n2 * FSZ, (s->uq_n - n2) * FSZ * sizeof(float));
+  if (s->uq_n > n2) /* the queues may still be NULL when empty */
+    memmove(s->uq, s->uq + n2 * FSZ, (s->uq_n - n2) * FSZ * sizeof(float));
   s->uq_n -= n2;
-  memmove(s->xq, s->xq + n2 * FSZ, (s->xq_n - n2) * FSZ * sizeof(float));
+  if (s->xq_n > n2)
+    memmove(s->xq, s->xq + n2 * FSZ, (s->xq_n - n2) * FSZ * sizeof(float));
   s->xq_n -= n2;
   if (final) {
     float tail[HOP];

@@ -356,13 +356,15 @@ static int fifo_push(fr_fifo *q, const float *frames, size_t n, size_t fsz) {
     q->data = d;
     q->cap = cap;
   }
-  memcpy(q->data + q->n * fsz, frames, n * fsz * sizeof(float));
+  if (n) /* an empty FIFO's data may be NULL, which memcpy must not see even for 0 bytes */
+    memcpy(q->data + q->n * fsz, frames, n * fsz * sizeof(float));
   q->n += n;
   return 0;
 }
 
 static void fifo_pop(fr_fifo *q, size_t n, size_t fsz) {
-  memmove(q->data, q->data + n * fsz, (q->n - n) * fsz * sizeof(float));
+  if (q->n > n)
+    memmove(q->data, q->data + n * fsz, (q->n - n) * fsz * sizeof(float));
   q->n -= n;
 }
 

@@ -273,4 +273,14 @@ if os.path.exists(default):
     ok = p.returncode == 0 and abs(json.loads(p.stdout)["duration"] - 5.32) < 0.05 and \
         len(json.loads(p.stdout)["words"]) >= 5
     T.check(ok, "bundled model transcribes the bundled sample: %r" % (json.loads(p.stdout)["pred_text"] if ok else p.stderr))
+# a full disk on stdout (/dev/full): an error naming it, never a silent success
+if os.path.exists("/dev/full"):
+    bad = []
+    for args in (["transcribe", "-m", tiny, SAMPLE], ["transcribe", "-m", tiny, "-f", "srt", SAMPLE],
+                 ["vad", SAMPLE], ["live", "-m", tiny, "-i", SAMPLE], ["info", tiny]):
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([VP] + args, stdout=full, stderr=subprocess.PIPE, text=True, env=T.env())
+        if p.returncode != 1 or "No space left on device" not in p.stderr:
+            bad.append("%s: %d %s" % (args[0], p.returncode, p.stderr.strip()[-100:]))
+    T.check(not bad, "stdout on a full disk: transcribe, vad, live, info exit 1 naming it %s" % bad)
 T.finish()

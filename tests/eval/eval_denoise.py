@@ -9,14 +9,13 @@ clean) and real-time factor of `voxpipe denoise` (bundled model, or --model) and
   - heldout: generated mixtures never trained on: held-out TTS voices and sentences (as `make eval`)
              with the held-out noise recordings (every fourth file of ../shared/data/noise) and
              synthetic noise, at -5, 0, 5 and 10 dB SNR
-STOI is not computed (not implemented here). voxpipe's RTF includes process start and model load;
+and STOI (tests/eval/stoi.py, from Taal et al. 2011) of the noisy input and of both outputs. voxpipe's RTF includes process start and model load;
 GTCRN's counts its STFT and model runs only. Skips GTCRN when node/npm or the anchors are absent.
 
   /usr/bin/python3 tests/eval/eval_denoise.py [--model M] [--work DIR] [--mixtures N]
 """
 import argparse
 import csv
-import glob
 import os
 import shutil
 import subprocess
@@ -33,6 +32,7 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "models", "common"))
 sys.path.insert(0, HERE)
 import augment  # noqa: E402
+from stoi import stoi  # noqa: E402
 from eval_asr import tts_set  # noqa: E402
 from eval_vad import silero_setup as anchors_setup  # noqa: E402
 
@@ -128,13 +128,16 @@ def main():
     else:
         print("NOTE: GTCRN not measured (needs ../shared/anchors, node and npm)")
     sets = {"dns3": dns3_pairs(), "heldout": heldout_mixtures(a.work, a.mixtures)}
-    print("%-9s %-34s %7s %16s %16s" % ("set", "file", "in dB", "voxpipe SI-SNRi", "GTCRN SI-SNRi"))
+    print("%-9s %-34s %7s %16s %16s %24s" % ("set", "file", "in dB", "voxpipe SI-SNRi", "GTCRN SI-SNRi",
+                                             "STOI in/voxpipe/GTCRN"))
     for name, items in sets.items():
-        acc = {"vox": [], "gt": [], "vox_t": 0.0, "gt_t": 0.0, "audio": 0.0, "low": [], "low_gt": []}
+        acc = {"vox": [], "gt": [], "vox_t": 0.0, "gt_t": 0.0, "audio": 0.0, "low": [], "low_gt": [],
+               "stoi_in": [], "stoi_vox": [], "stoi_gt": []}
         for label, noisy, clean in items:
             base = si_snr(noisy, clean)
             vy, vt = voxpipe_denoise(noisy, a.model, a.work)
             vi = si_snr(vy[: len(clean)], clean) - base
+            st = [stoi(clean, noisy, 16000), stoi(clean, vy[: len(clean)], 16000), float("nan")]
             acc["vox"].append(vi)
             acc["vox_t"] += vt
             acc["audio"] += len(noisy) / 16000
@@ -142,21 +145,28 @@ def main():
             if anchors:
                 gy, gt = gtcrn_denoise(noisy, anchors, a.work)
                 gi = si_snr(gy[: len(clean)], clean) - base
+                st[2] = stoi(clean, gy[: len(clean)], 16000)
                 acc["gt"].append(gi)
+                acc["stoi_gt"].append(st[2])
                 acc["gt_t"] += gt
             if -0.5 <= base <= 5.5:
                 acc["low"].append(vi)
                 acc["low_gt"].append(gi)
-            print("%-9s %-34s %7.2f %16.2f %16.2f" % (name, label[:34], base, vi, gi), flush=True)
+            acc["stoi_in"].append(st[0])
+            acc["stoi_vox"].append(st[1])
+            print("%-9s %-34s %7.2f %16.2f %16.2f %10.3f/%.3f/%.3f" % (name, label[:34], base, vi, gi, *st), flush=True)
         mean = lambda v: float(np.mean(v)) if v else float("nan")  # noqa: E731
-        print("%-9s %-34s %7s %16.2f %16.2f" % (name, "MEAN (all)", "", mean(acc["vox"]), mean(acc["gt"])))
+        print("%-9s %-34s %7s %16.2f %16.2f %10.3f/%.3f/%.3f" % (name, "MEAN (all)", "", mean(acc["vox"]), mean(acc["gt"]),
+                                                               mean(acc["stoi_in"]), mean(acc["stoi_vox"]),
+                                                               mean(acc["stoi_gt"])))
         print("%-9s %-34s %7s %16.2f %16.2f" % (name, "MEAN (input 0-5 dB)", "", mean(acc["low"]), mean(acc["low_gt"])))
         print("%-9s %-34s %7s %16.4f %16.4f" % (name, "RTF", "", acc["vox_t"] / max(acc["audio"], 1e-9),
                                                 acc["gt_t"] / max(acc["audio"], 1e-9)))
         print("RESULT eval-denoise set=%s files=%d voxpipe_sisnri=%.2f gtcrn_sisnri=%.2f voxpipe_sisnri_0_5db=%.2f "
-              "gtcrn_sisnri_0_5db=%.2f voxpipe_rtf=%.4f gtcrn_rtf=%.4f" %
+              "gtcrn_sisnri_0_5db=%.2f voxpipe_rtf=%.4f gtcrn_rtf=%.4f stoi_in=%.3f voxpipe_stoi=%.3f gtcrn_stoi=%.3f" %
               (name, len(items), mean(acc["vox"]), mean(acc["gt"]), mean(acc["low"]), mean(acc["low_gt"]),
-               acc["vox_t"] / max(acc["audio"], 1e-9), acc["gt_t"] / max(acc["audio"], 1e-9)), flush=True)
+               acc["vox_t"] / max(acc["audio"], 1e-9), acc["gt_t"] / max(acc["audio"], 1e-9),
+               mean(acc["stoi_in"]), mean(acc["stoi_vox"]), mean(acc["stoi_gt"])), flush=True)
 
 
 if __name__ == "__main__":

@@ -146,4 +146,9 @@ for what, path, needle in cases:
     T.check(p.returncode == 1 and needle in p.stderr and not os.path.exists(out),
             "%s: refused with a message naming it, no output file, no memory errors (rc %d: %s)" %
             (what, p.returncode, p.stderr.strip()[:160]))
+# OpenBLAS must run single-threaded once a model is loaded (FRCRN calls it directly): its own
+# threads busy-wait, and beside one busy process `voxpipe denoise` once took 43 s instead of 7 s
+p = T.run([T.TOOL, "blas-threads", os.path.join(T.SRCDIR, "share", "models", "frcrn-se-16k")], check=False)
+T.check(p.returncode == 0 and p.stdout.strip() == "blas-threads 1",
+        "after loading FRCRN, OpenBLAS runs one thread (%s)" % (p.stdout.strip() or p.stderr.strip()))
 T.finish()

@@ -7,9 +7,11 @@ import os
 import re
 import subprocess
 import sys
+import wave
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import testlib as T  # noqa: E402
+import numpy as np  # noqa: E402
 
 T.need_torch()
 import torch  # noqa: E402
@@ -62,6 +64,66 @@ T.check(p.returncode == 0 and finals and " ".join(m[0] for m in finals) == offli
         "`voxpipe transcribe`" % (len(finals), len(msgs) - len(finals)))
 T.check(all(m[2] <= m[3] <= 5.4e9 for m in msgs) and all(a[3] <= b[2] for a, b in zip(finals, finals[1:])),
         "message start/end are ordered stream times within the file")
+
+
+# the text pad: one buffer per word (only words that can no longer change), GAP events between,
+# the language tag, a final-transcript event per final, EOS; linked through a queue like a tee branch
+def clock(t):
+    h, m, sec = t.split(":")
+    return round((int(h) * 3600 + int(m) * 60 + float(sec)) * 1e9)
+
+
+text_file = os.path.join(d, "words.txt")
+two = os.path.join(d, "two.wav")  # the sample, 1.5 s of silence, the sample: two finals
+with wave.open(SAMPLE) as w:
+    frames = w.readframes(w.getnframes())
+    with wave.open(two, "wb") as o:
+        o.setparams(w.getparams())
+        o.writeframes(frames + b"\0\0" * 24000 + frames)
+bundled = os.path.join(T.SRCDIR, "share", "models", "quartznet-stream-en.nemo")
+p = gst("-m", "filesrc", "location=" + two, "!", "decodebin", "!", "audioconvert", "!", "voxasr", "name=a",
+        "model=" + bundled, "endpoint-silence-ms=300", "!", "fakesink", "a.text", "!", "queue", "!", "fakesink",
+        "name=t", "silent=false", "-v")
+finals = [m for m in messages(p.stdout) if m[1]]
+words = " ".join(m[0] for m in finals).split()
+bufs = [(int(n), clock(pts), clock(dur)) for n, pts, dur in re.findall(
+    r"t:sink\) \((\d+) bytes, dts: [^,]*, pts: ([\d:.]+), duration: ([\d:.]+)", p.stdout)]
+events = re.findall(r"t:sink\) E \(type: ([a-z-]+)[^)]*\)(?:, ([A-Za-z/-]+))?", p.stdout)
+T.check(p.returncode == 0 and len(finals) >= 2 and [b[0] for b in bufs] == [len(w.encode()) for w in words] and
+        all(a[1] + a[2] <= b[1] for a, b in zip(bufs, bufs[1:])),
+        "text pad: one buffer per word of the transcript (%d), in order, never overlapping" % len(bufs))
+first_words = [sum(len(m[0].split()) for m in finals[:i]) for i in range(len(finals))]
+T.check(finals and all(bufs[k][1] == m[2] for k, m in zip(first_words, finals) if k < len(bufs)),
+        "text pad: each final's first word has the PTS of the message's start")
+kinds = [e[0] for e in events]
+T.check("gap" in kinds and kinds.count("custom-downstream") == len(finals) and "eos" in kinds and
+        "language-code" in p.stdout, "text pad: GAP events, %d final-transcript events, language tag, EOS"
+        % kinds.count("custom-downstream"))
+p = gst("filesrc", "location=" + two, "!", "decodebin", "!", "audioconvert", "!", "voxasr", "name=a",
+        "model=" + bundled, "endpoint-silence-ms=300", "!", "fakesink", "a.text", "!", "queue", "!", "filesink",
+        "location=" + text_file)
+T.check(p.returncode == 0 and open(text_file, encoding="utf-8").read() == "".join(words),
+        "a.text ! queue ! filesink: prerolls (no deadlock) and writes the words")
+
+# subtitles: the text pad drives textoverlay (gstreamer1.0-x); the audio branch holds more than the
+# model's look-ahead, as any branch that must preroll beside a text consumer that waits for text
+if subprocess.run(["gst-inspect-1.0", "textoverlay"], capture_output=True, env=env).returncode == 0:
+    fdir = os.path.join(d, "frames")
+    os.makedirs(fdir, exist_ok=True)
+    video = ["videotestsrc", "num-buffers=350", "pattern=black", "!", "video/x-raw,width=160,height=120,framerate=25/1"]
+    gray = ["videoconvert", "!", "video/x-raw,format=GRAY8", "!", "multifilesink"]
+    p = gst("filesrc", "location=" + two, "!", "decodebin", "!", "audioconvert", "!", "voxasr", "name=a",
+            "model=" + bundled, "endpoint-silence-ms=300", "!", "queue", "max-size-time=5000000000",
+            "max-size-buffers=0", "max-size-bytes=0", "!", "fakesink", "a.text", "!", "queue", "!", "o.text_sink",
+            *video, "!", "textoverlay", "name=o", "!", *gray, "location=" + os.path.join(fdir, "f%03d.raw"))
+    lit = [i for i in range(350) if os.path.exists(os.path.join(fdir, "f%03d.raw" % i)) and
+           np.fromfile(os.path.join(fdir, "f%03d.raw" % i), np.uint8).max() > 100]
+    spoken = [(b[1] / 1e9, (b[1] + b[2]) / 1e9) for b in bufs]
+    inside = all(any(s0 - 0.04 <= i / 25 < s1 + 0.04 for s0, s1 in spoken) for i in lit)
+    T.check(p.returncode == 0 and len(lit) > 25 and inside,
+            "asr.text ! textoverlay: captions on %d of 350 frames (14 s of video over 12 s of audio), each while its word is spoken" % len(lit))
+else:
+    print("skip textoverlay: not installed (gstreamer1.0-x)")
 
 p = gst("-m", "filesrc", "location=" + SAMPLE, "!", "decodebin", "!", "audioconvert", "!", "audioresample", "!",
         "audio/x-raw,rate=44100,channels=2,format=S16LE", "!", "voxasr", "model=" + nemo, "partial-results=false",

@@ -119,16 +119,8 @@ main (int argc, char **argv)
     return 2;
   gst_init (NULL, NULL);
   model = argv[1];
-  FILE *f = fopen (argv[2], "rb");
-  if (!f)
+  if (!(samples = read_f32 (argv[2], &n_samples)))
     return 2;
-  fseek (f, 0, SEEK_END);
-  n_samples = (size_t) ftell (f) / sizeof (float);
-  fseek (f, 0, SEEK_SET);
-  samples = malloc (n_samples * sizeof (float));
-  if (fread (samples, sizeof (float), n_samples, f) != n_samples)
-    return 2;
-  fclose (f);
   int cycles = atoi (argv[3]);
 
   /* pass-through, messages, EOS flush, timestamps offset by the segment */
@@ -210,7 +202,11 @@ main (int argc, char **argv)
   snprintf (what, sizeof what,
       "%d NULL->PLAYING->NULL cycles: RSS %ld kB after warm-up, %ld kB at the end (growth < 1024 kB)",
       cycles, before, after);
-  check (state_ok && after - before < 1024, what);
+  if (g_getenv ("VOX_SANITIZE")) {
+    /* ASan keeps freed blocks in quarantine, so RSS says nothing there; `make check` measures it */
+    check (state_ok, "NULL->PLAYING->NULL cycles (RSS not measured under ASan)");
+  } else
+    check (state_ok && after - before < 1024, what);
   gst_object_unref (e);
   return failures ? 1 : 0;
 }

@@ -13,24 +13,6 @@
 #include "harness_check.h"
 
 
-static float *
-read_f32 (const char *path, size_t *n)
-{
-  FILE *f = fopen (path, "rb");
-  if (!f)
-    return NULL;
-  fseek (f, 0, SEEK_END);
-  *n = (size_t) ftell (f) / sizeof (float);
-  fseek (f, 0, SEEK_SET);
-  float *b = malloc (*n * sizeof (float) + 1);
-  if (b && fread (b, sizeof (float), *n, f) != *n) {
-    free (b);
-    b = NULL;
-  }
-  fclose (f);
-  return b;
-}
-
 static const char *model;
 static float *in, *ref;
 static size_t n_in, n_ref;

@@ -36,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "voxpipe/voxpipe.h"
 
 static float *read_f32(const char *path, size_t *n) {
@@ -350,8 +352,10 @@ static int cmd_vad(int argc, char **argv) {
   vox_segment *seg;
   size_t ns;
   vox_error err = {0};
-  if (vox_vad_segments(p, n, atof(argv[3]), &q, &seg, &ns, &err))
+  if (vox_vad_segments(p, n, atof(argv[3]), &q, &seg, &ns, &err)) {
+    free(p);
     return fail(&err);
+  }
   for (size_t i = 0; i < ns; i++)
     printf("%.6f %.6f\n", seg[i].start_s, seg[i].end_s);
   free(seg);
@@ -370,8 +374,11 @@ static int cmd_vad_smooth(int argc, char **argv) {
   size_t nf = (n - 1) * shift + window;
   float *out = malloc(nf * sizeof *out);
   vox_error err = {0};
-  if (vox_vad_smooth(p, n, window, shift, atoi(argv[6]), out, nf, &err))
+  if (vox_vad_smooth(p, n, window, shift, atoi(argv[6]), out, nf, &err)) {
+    free(out);
+    free(p);
     return fail(&err);
+  }
   FILE *f = fopen(argv[3], "wb");
   fwrite(out, sizeof(float), nf, f);
   fclose(f);
@@ -410,6 +417,15 @@ static void print_stable_partial(vox_ctc_decoder *g, vox_ctc_beam *b) {
   else
     return;
   printf("stable %zu %s\n", t.n_stable_words, t.text);
+  if (!getenv("VOX_TEST_FORGET"))
+    return;
+  /* hand the stable words over ("forgot" lines, as the final's "word" lines) and forget them */
+  for (size_t i = 0; i < t.n_stable_words; i++)
+    printf("forgot %s %.3f %.3f %.4f\n", t.words[i].text, t.words[i].start_s, t.words[i].end_s,
+           t.words[i].confidence);
+  size_t gone = g ? vox_ctc_decoder_forget(g, t.n_stable_words) : vox_ctc_beam_forget(b, t.n_stable_words);
+  if (gone != t.n_stable_words)
+    printf("forget: %zu of %zu stable words\n", gone, t.n_stable_words);
 }
 
 static int cmd_ctc(int argc, char **argv) {
@@ -539,6 +555,20 @@ static int cmd_vad_stream(int argc, char **argv) {
   return rc;
 }
 
+/* OpenBLAS threads after loading a model: voxpipe parallelises itself, OpenBLAS must run one thread
+ * (its own threads busy-wait and stall under load; FRCRN once ran 6x slower beside one busy process) */
+static int cmd_blas_threads(int argc, char **argv) {
+  if (argc < 3)
+    return 2;
+  vox_error err = {0};
+  vox_model *m;
+  if (vox_model_load(argv[2], NULL, &m, &err))
+    return fail(&err);
+  printf("blas-threads %d\n", openblas_get_num_threads());
+  vox_model_free(m);
+  return 0;
+}
+
 static int cmd_lm(int argc, char **argv) {
   if (argc < 3)
     return 2;
@@ -646,6 +676,8 @@ int main(int argc, char **argv) {
     return cmd_vad_stream(argc, argv);
   if (!strcmp(argv[1], "lm"))
     return cmd_lm(argc, argv);
+  if (!strcmp(argv[1], "blas-threads"))
+    return cmd_blas_threads(argc, argv);
   fprintf(stderr, "unknown command %s\n", argv[1]);
   return 2;
 }

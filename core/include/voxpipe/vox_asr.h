@@ -65,6 +65,11 @@ VOX_API vox_status vox_asr_stream_accept(vox_asr_stream *s, const float *samples
 VOX_API vox_status vox_asr_stream_finish(vox_asr_stream *s, vox_error *err);
 /* The transcript so far; valid until the next call on the stream. */
 VOX_API void vox_asr_stream_result(vox_asr_stream *s, vox_transcript *out);
+/* Forgets the first n words of the stream's result (at most its n_stable_words; returns how many
+ * were forgotten). A caller that has delivered words as final calls it so that a stream running for
+ * days holds, and re-reads on every result, only its recent words; later results start with the
+ * word after them (times stay stream times). */
+VOX_API size_t vox_asr_stream_forget_words(vox_asr_stream *s, size_t n);
 
 /* Up to k hypotheses, best first, with their ln scores (may be NULL); greedy decoding gives one.
  * Valid until the next call on the stream. */

@@ -47,6 +47,10 @@ VOX_API vox_status vox_ctc_decoder_push(vox_ctc_decoder *d, const float *logp, s
                                         size_t n_frames, vox_error *err);
 /* The words so far (the last one may still grow). */
 VOX_API void vox_ctc_decoder_result(vox_ctc_decoder *d, vox_transcript *out);
+/* Forgets the first n words of the result (at most its n_stable_words; returns how many were
+ * forgotten), so that a decoder running for days holds only its recent words. Later results start
+ * with the word after them; times stay stream times. */
+VOX_API size_t vox_ctc_decoder_forget(vox_ctc_decoder *d, size_t n);
 
 #ifdef __cplusplus
 }

@@ -68,6 +68,10 @@ VOX_API void vox_ctc_beam_result(vox_ctc_beam *d, vox_transcript *out);
 /* Up to k hypotheses, best first, into out[k] and their total ln scores into scores[k] (may be
  * NULL); returns how many. Valid until the next call on the decoder. */
 VOX_API size_t vox_ctc_beam_nbest(vox_ctc_beam *d, size_t k, vox_transcript *out, float *scores);
+/* Forgets the first n words (at most the stable ones: those every live hypothesis shares; returns
+ * how many were forgotten): the shared prefix becomes the root, so memory and the cost of a result
+ * stay bounded in a stream that runs for days. LM histories are kept; times stay stream times. */
+VOX_API size_t vox_ctc_beam_forget(vox_ctc_beam *d, size_t n);
 
 #ifdef __cplusplus
 }

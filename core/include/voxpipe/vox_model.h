@@ -47,6 +47,10 @@ VOX_API vox_status vox_model_stream_process(vox_model_stream *s, const float *in
                                             size_t n_in, int final, float *out, size_t out_stride,
                                             size_t out_cap, size_t *n_out, vox_error *err);
 
+/* A classifier's logits (one output frame of n classes) to probabilities, in place (softmax,
+ * accumulated in double); returns the most probable class. */
+VOX_API int vox_softmax(float *logits, int n);
+
 /* Lists the plugins found (name, path) through a callback; returns how many. */
 VOX_API int vox_model_list_plugins(const vox_model_params *params,
                                    void (*fn)(const char *name, const char *description,

@@ -52,6 +52,13 @@ VOX_API vox_status vox_vad_stream_finish(vox_vad_stream *v, vox_error *err);
 VOX_API size_t vox_vad_stream_events(vox_vad_stream *v, vox_vad_event *out, size_t max);
 /* The speech probability of the last decided frame (0 before any). */
 VOX_API float vox_vad_stream_probability(const vox_vad_stream *v);
+/* Seconds from the stream's first sample up to which the segmentation is final: every event before
+ * this time has been queued and no later event will fall before it (a gate can release audio up to
+ * here). After finish, the whole stream. */
+VOX_API double vox_vad_stream_settled_s(const vox_vad_stream *v);
+/* The most settled_s can trail the audio accepted so far, in seconds: the decision delay plus
+ * pad_onset, pad_offset, min_duration_on and min_duration_off (the delay a gate adds). */
+VOX_API double vox_vad_stream_settle_delay_s(const vox_vad_stream *v);
 /* Delay in seconds between audio and the decision on it (window + shift). */
 VOX_API double vox_vad_stream_latency_s(const vox_vad_stream *v);
 
