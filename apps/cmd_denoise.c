@@ -8,7 +8,6 @@
  * restored afterwards. Streaming models (cumulative pooling) see the audio as it is. */
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,7 +162,6 @@ int cmd_denoise(int argc, char **argv) {
     vox_model_free(model);
     return fail("not a speech enhancement model (voxpipe info tells what it is)", model_path);
   }
-  signal(SIGPIPE, SIG_IGN); /* a closed stdout becomes a write error: the temporary file is removed */
   if (strcmp(files[0], "-")) { /* the core's reader names what is wrong: truncated, not audio, ... */
     vox_audio_params ap = vox_audio_default_params();
     vox_audio_reader *chk = NULL;

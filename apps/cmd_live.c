@@ -327,6 +327,9 @@ static int run_live(int argc, char **argv, cli_decoder *dec) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
+  /* restart interrupted calls: a Ctrl-C landing in a write to a pipe must not lose output (the flag
+   * is checked after every 100 ms block; a blocked stdin ends when its writer, also interrupted, exits) */
+  sa.sa_flags = SA_RESTART;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   out_state o = {stdout, !strcmp(format, "json"), isatty(STDOUT_FILENO), 0, 0};

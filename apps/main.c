@@ -1,4 +1,5 @@
 /* main.c - the voxpipe command: dispatches to subcommands. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,9 @@ int main(int argc, char **argv) {
     printf("voxpipe %s\n", VOXPIPE_VERSION);
     return 0;
   }
+  /* a closed stdout becomes a write error each command reports (and denoise cleans up after), not a
+   * silent death */
+  signal(SIGPIPE, SIG_IGN);
   int rc;
   if (!strcmp(cmd, "info"))
     rc = cmd_info(argc - 1, argv + 1);

@@ -301,43 +301,51 @@ static void se_mlp(const fr_se *se, int k, int c, const float *v, float *out) {
 
 /* Squeeze-excitation on frames [n][2][C][F] in place: per-plane gains from the channel means
  * (over the whole call, or cumulative over the stream). */
+/* The complex SE gain from the channel means kept in sum (count values each). */
+static void se_gain(const fr_se *se, int c, const double *sum, long count, float gain[2][1024]) {
+  float mean[2][1024] = {{0}}, g[4][1024];
+  for (int p = 0; p < 2; p++)
+    for (int i = 0; i < c; i++)
+      mean[p][i] = (float)(sum[p * c + i] / (double)count);
+  se_mlp(se, 0, c, mean[0], g[0]); /* fc_r(mu_re) */
+  se_mlp(se, 1, c, mean[1], g[1]); /* fc_i(mu_im) */
+  se_mlp(se, 0, c, mean[1], g[2]); /* fc_r(mu_im) */
+  se_mlp(se, 1, c, mean[0], g[3]); /* fc_i(mu_re) */
+  for (int i = 0; i < c; i++) {
+    gain[0][i] = g[0][i] - g[1][i];
+    gain[1][i] = g[2][i] + g[3][i];
+  }
+}
+
+/* Adds frames [t0, t1)'s channel sums to sum. */
+static void se_accumulate(double *sum, int c, const float *frames, size_t fsz, int nf, size_t t0, size_t t1) {
+  for (size_t t = t0; t < t1; t++)
+    for (int k = 0; k < 2 * c; k++) {
+      const float *x = frames + t * fsz + (size_t)k * nf;
+      for (int f = 0; f < nf; f++)
+        sum[k] += x[f];
+    }
+}
+
+/* Squeeze-excitation: cumulative pooling gives every frame the gain of the frames so far (itself
+ * included); global pooling (the release) one gain for the whole call, from every frame. */
 static void se_apply(fr_unet_state *s, const fr_se *se, int idx, float *frames, size_t n, int nf) {
   int c = s->u->c;
   size_t fsz = fsize(c, nf);
   double *sum = s->se_sum + (size_t)idx * 2 * c;
-  float mean[2][1024], g[4][1024], gain[2][1024];
+  float gain[2][1024];
+  if (!s->u->cumulative_se) {
+    memset(sum, 0, sizeof(double) * 2 * c);
+    se_accumulate(sum, c, frames, fsz, nf, 0, n);
+    s->se_count[idx] = (long)n * nf;
+    se_gain(se, c, sum, s->se_count[idx], gain);
+  }
   for (size_t t = 0; t < n; t++) {
-    if (!s->u->cumulative_se && t > 0)
-      goto apply; /* one gain for the whole call, computed at t = 0 from every frame */
     if (s->u->cumulative_se) {
-      for (int k = 0; k < 2 * c; k++) {
-        const float *x = frames + t * fsz + (size_t)k * nf;
-        for (int f = 0; f < nf; f++)
-          sum[k] += x[f];
-      }
+      se_accumulate(sum, c, frames, fsz, nf, t, t + 1);
       s->se_count[idx] += nf;
-    } else {
-      memset(sum, 0, sizeof(double) * 2 * c);
-      for (size_t u = 0; u < n; u++)
-        for (int k = 0; k < 2 * c; k++) {
-          const float *x = frames + u * fsz + (size_t)k * nf;
-          for (int f = 0; f < nf; f++)
-            sum[k] += x[f];
-        }
-      s->se_count[idx] = (long)n * nf;
+      se_gain(se, c, sum, s->se_count[idx], gain);
     }
-    for (int p = 0; p < 2; p++)
-      for (int i = 0; i < c; i++)
-        mean[p][i] = (float)(sum[p * c + i] / (double)s->se_count[idx]);
-    se_mlp(se, 0, c, mean[0], g[0]); /* fc_r(mu_re) */
-    se_mlp(se, 1, c, mean[1], g[1]); /* fc_i(mu_im) */
-    se_mlp(se, 0, c, mean[1], g[2]); /* fc_r(mu_im) */
-    se_mlp(se, 1, c, mean[0], g[3]); /* fc_i(mu_re) */
-    for (int i = 0; i < c; i++) {
-      gain[0][i] = g[0][i] - g[1][i];
-      gain[1][i] = g[2][i] + g[3][i];
-    }
-  apply:
     for (int p = 0; p < 2; p++)
       for (int i = 0; i < c; i++) {
         float *x = frames + t * fsz + ((size_t)p * c + i) * nf;

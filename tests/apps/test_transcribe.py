@@ -259,11 +259,24 @@ else:
     first_file = [line for line in vp("live", "-m", stream_nemo, "-i", SAMPLE, "-f", "json").stdout.splitlines()][0]
     T.check(child.returncode == 0 and "audio recognised" in err and first_cap == first_file,
             "live from a PortAudio device: audio reaches the recognizer (first result equals the file's), "
-            "Ctrl-C exits 0 (exit %d)" % child.returncode)
+            "Ctrl-C exits 0 (exit %d%s)" % (child.returncode, "" if child.returncode == 0 else
+                                            ": " + "; ".join(err.strip().splitlines()[-3:])))
     p = subprocess.run([T.libtool_exec(VP), "live", "-m", stream_nemo, "--device", "nosuchdevice"], capture_output=True,
                        text=True, env=cap_env)
     T.check(p.returncode == 1 and "no capture device named nosuchdevice" in p.stderr,
             "unknown capture device: clean error")
+    # the device vanishes after 3 s (tests/tools/pa_vanish.c makes Pa_ReadStream fail from then on)
+    shim = os.path.join(T.BUILDDIR, "tests", ".libs", "pa_vanish.so")
+    if os.path.exists(shim):
+        p = subprocess.run([T.libtool_exec(VP), "live", "-m", stream_nemo, "-f", "json", "--device", "default"],
+                           capture_output=True, text=True, timeout=60,
+                           env=dict(cap_env, VOX_PA_VANISH_AFTER="30", LD_PRELOAD=":".join(
+                               filter(None, [os.environ.get("VOX_SANITIZE_PRELOAD"), shim]))))
+        finals = [json.loads(line) for line in p.stdout.splitlines() if '"final"' in line]
+        T.check(p.returncode == 1 and "capture failed: Device unavailable" in p.stderr and len(finals) == 1 and
+                finals[0]["words"] and finals[0]["end"] <= 3.05,
+                "capture device lost after 3 s: the words heard so far as a final, the error named, exit 1 (%d %s)"
+                % (p.returncode, "; ".join(p.stderr.strip().splitlines()[-2:])))
 
 # the bundled default model on the bundled sample
 default = os.path.join(T.SRCDIR, "share", "models", "quartznet-stream-en.nemo")
@@ -273,6 +286,13 @@ if os.path.exists(default):
     ok = p.returncode == 0 and abs(json.loads(p.stdout)["duration"] - 5.32) < 0.05 and \
         len(json.loads(p.stdout)["words"]) >= 5
     T.check(ok, "bundled model transcribes the bundled sample: %r" % (json.loads(p.stdout)["pred_text"] if ok else p.stderr))
+# a closed pipe on stdout: an error naming it, exit 1 (not a silent death by SIGPIPE)
+rd, wr = os.pipe()
+os.close(rd)
+p = subprocess.run([VP, "transcribe", "-m", tiny, SAMPLE], stdout=wr, stderr=subprocess.PIPE, text=True, env=T.env())
+os.close(wr)
+T.check(p.returncode == 1 and "Broken pipe" in p.stderr, "stdout a closed pipe: exit 1 naming it (%d %s)" %
+        (p.returncode, p.stderr.strip()[-100:]))
 # a full disk on stdout (/dev/full): an error naming it, never a silent success
 if os.path.exists("/dev/full"):
     bad = []
