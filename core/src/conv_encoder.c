@@ -60,8 +60,6 @@ struct vox_conv_encoder_stream {
   stage_state *ss;
   res_queue *rq;
   size_t piece;    /* most frames a stage handles per call */
-  float *small;    /* small-GEMM accumulators: threads x small_part floats */
-  size_t small_part;
   float *a, *b[2]; /* scratch: A (max_ck x piece), B ping-pong (max_c x piece) */
   vox_pool *pool;
   /* output sink of the current call */
@@ -403,7 +401,6 @@ void vox_conv_encoder_stream_free(vox_conv_encoder_stream *s) {
   free(s->ss);
   free(s->rq);
   free(s->a);
-  free(s->small);
   free(s->b[0]);
   free(s->b[1]);
   vox__pool_free(s->pool);
@@ -448,9 +445,7 @@ vox_status vox_conv_encoder_stream_new(const vox_conv_encoder *e, int threads, v
   s->b[0] = malloc(sizeof(float) * (size_t)e->max_c * s->piece);
   s->b[1] = malloc(sizeof(float) * (size_t)e->max_c * s->piece);
   s->pool = vox__pool_new(threads);
-  s->small_part = (size_t)VOX_SMALL_N * (size_t)e->max_c;
-  s->small = malloc(sizeof(float) * s->small_part * (size_t)(threads < 1 ? 1 : threads));
-  int ok = s->ss && s->rq && s->a && s->b[0] && s->b[1] && s->pool && s->small;
+  int ok = s->ss && s->rq && s->a && s->b[0] && s->b[1] && s->pool;
   size_t in_flight[256] = {0};
   for (int i = 0; ok && i < e->n_stages; i++) {
     const stage *g = &e->st[i];
@@ -490,8 +485,6 @@ size_t vox_conv_encoder_stream_max_output(const vox_conv_encoder_stream *s, size
 
 /* Work of one stage on n frames, split over the pool's threads by channel rows. */
 typedef struct job {
-  float *scratch;      /* small-GEMM accumulators, scratch_part floats per thread */
-  size_t scratch_part;
   size_t piece; /* row stride of the scratch buffers */
   const stage *g;
   const float *in;
@@ -529,14 +522,12 @@ static void job_run(void *ctx, int part, int parts) {
   } else if (j->phase == 1) { /* pointwise GEMM + bias (+ residual) + ReLU, split by output rows */
     split_rows(g->cout, part, parts, &lo, &hi);
     int K = g->separable ? g->cin : g->cin * g->k;
-    vox__pointwise(g->w, g->wb, g->cout, g->bias, K, j->in, j->in_stride, j->out, j->piece, j->n, lo, hi, g->relu && !j->res,
-                   j->scratch + (size_t)part * j->scratch_part);
+    vox__pointwise(g->w, g->wb, g->cout, g->bias, K, j->in, j->in_stride, j->out, j->piece, j->n, lo, hi, g->relu && !j->res);
     if (j->res)
       vox__add_relu(j->out, j->piece, j->res, j->res_stride, j->n, lo, hi, g->relu);
   } else { /* residual branch 1x1 conv into the queue */
     split_rows(g->res_cout, part, parts, &lo, &hi);
-    vox__pointwise(g->res_w, g->res_wb, g->res_cout, g->res_b, g->cin, j->in, j->in_stride, j->out, j->res_stride, j->n, lo, hi,
-                   0, j->scratch + (size_t)part * j->scratch_part);
+    vox__pointwise(g->res_w, g->res_wb, g->res_cout, g->res_b, g->cin, j->in, j->in_stride, j->out, j->res_stride, j->n, lo, hi, 0);
   }
 }
 
@@ -557,7 +548,7 @@ static void sink(vox_conv_encoder_stream *s, const float *in, size_t in_stride, 
 static void compute(vox_conv_encoder_stream *s, int i, const float *in, size_t in_stride, size_t n) {
   const stage *g = &s->enc->st[i];
   float *out = s->b[i & 1];
-  job j = {s->small, s->small_part, s->piece, g, in, in_stride, s->a, out, n, NULL, 0, 0};
+  job j = {s->piece, g, in, in_stride, s->a, out, n, NULL, 0, 0};
   if (!g->direct) {
     vox__pool_run(s->pool, job_run, &j);
     j.in = s->a;
@@ -632,7 +623,7 @@ static void run_stage(vox_conv_encoder_stream *s, int i, const float *in, size_t
       q->len -= q->head;
       q->head = 0;
     }
-    job j = {s->small, s->small_part, s->piece, g, in, in_stride, NULL, q->q + q->len, n, NULL, q->cap, 2};
+    job j = {s->piece, g, in, in_stride, NULL, q->q + q->len, n, NULL, q->cap, 2};
     vox__pool_run(s->pool, job_run, &j);
     q->len += n;
   }

@@ -19,14 +19,13 @@ VOX_HIDDEN void vox__blas_init(void);
 
 /* out[M x N] = W * in[K x N] (+ bias[m]) (then max(0, .) when relu), rows m in [m0, m1), with the
  * weights given transposed: WT is K x M. Large N goes to OpenBLAS sgemm; small N (streaming chunks)
- * to a loop that reads each weight once and accumulates in `scratch` (VOX_SMALL_N x (m1 - m0)
- * floats), from WB (see vox__block_weights); m0 must be a multiple of VOX_SMALL_MB, because sgemm repacks the whole weight matrix on every call. */
+ * to register-tiled loops over WB (see vox__block_weights), because sgemm repacks the whole weight
+ * matrix on every call. m0 must be a multiple of VOX_SMALL_MB. */
 VOX_HIDDEN void vox__pointwise(const float *WT, const float *WB, int M, const float *bias, int K, const float *in,
-                               size_t in_stride, float *out, size_t out_stride, size_t n, int m0, int m1, int relu,
-                               float *scratch);
+                               size_t in_stride, float *out, size_t out_stride, size_t n, int m0, int m1, int relu);
 
 /* Row-block width of the small-N weight layout. */
-#define VOX_SMALL_MB 16
+#define VOX_SMALL_MB 32
 /* The same weights as WT (K x M) laid out for the small-N path: for each block of VOX_SMALL_MB output
  * rows, its K x VOX_SMALL_MB weights contiguous (the last block zero-padded), so streaming them is a
  * sequential read. malloc'd; NULL on failure. */

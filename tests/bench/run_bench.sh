@@ -67,9 +67,13 @@ for arch in 15x5 5x5; do
     fi
   done
 done
-for chunk in 8 16 32; do  # 80 / 160 / 320 ms of features per call
-  "$VP" bench -m "$work/qn5x5.nemo" --seconds 60 --repeat 3 --chunk $chunk |
-    sed -n "s/^RESULT voxpipe_model/RESULT voxpipe_stream model=5x5/p"
+# streaming compute against whole-input compute of the same model (issue goal: <= 1.15x)
+for m in "5x5:$work/qn5x5.nemo" "default:$top_srcdir/share/models/quartznet-stream-en.nemo" \
+         "lowlatency:$top_srcdir/share/models/quartznet-lowlatency-en.nemo"; do
+  for chunk in 0 8 16 32; do  # whole input, then 80 / 160 / 320 ms of features per call
+    "$VP" bench -m "${m#*:}" --seconds 60 --repeat 5 --chunk $chunk |
+      sed -n "s/^RESULT voxpipe_model/RESULT voxpipe_stream model=${m%%:*}/p"
+  done
 done
 }
 
@@ -82,7 +86,11 @@ awk '
   /^RESULT sgemm/ { gemm = kv["gflops"] }
   /^RESULT voxpipe_model/ { key = kv["model"] " " kv["T"]; vr[key] = kv["rtf"]; vg[key] = kv["gflops"]; order[++n] = key }
   /^RESULT ort_model/ { key = kv["model"] " " (kv["T"] + 1); orr[key] = kv["rtf"] }
-  /^RESULT voxpipe_stream/ { printf "streaming 5x5, chunks of %d frames: RTF %s\n", kv["chunk"], kv["rtf"] }
+  /^RESULT voxpipe_stream/ {
+    if (kv["chunk"] == 0) whole[kv["model"]] = kv["median_ms"]
+    else if (whole[kv["model"]]) printf "streaming %s, chunks of %d frames (%d ms): RTF %s, compute %.2fx whole-input\n",
+      kv["model"], kv["chunk"], kv["chunk"] * 10, kv["rtf"], kv["median_ms"] / whole[kv["model"]]
+  }
   END {
     if (ta) printf "features: voxpipe %.0fx real time, torchaudio %.0fx: ratio %.2f\n", vf, ta, vf / ta
     for (i = 1; i <= n; i++) {

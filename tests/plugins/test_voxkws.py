@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """voxkws GStreamer element through gst-launch-1.0: documented properties; detections posted as
 `voxkws` element messages equal `voxpipe commands` on the same audio (both use vox_kws_stream),
-also from 44.1 kHz stereo; clean errors for a missing model and a model that is not a classifier.
-Skips when the plugin was not built or espeak-ng is missing."""
+also from 44.1 kHz stereo; clean errors for a missing model and a model that is not a classifier; GstHarness checks
+(tests/plugins/voxkws_harness.c: pass-through, message times against the segment, EOS, flushing seek,
+latency query, properties, errors). Skips when the plugin was not built or espeak-ng is missing."""
 import json
 import os
 import re
@@ -63,6 +64,23 @@ got44 = detections(gst("filesrc", "location=" + stereo, "!", "decodebin", "!", "
 T.check([g[0] for g in got44] == [w[0] for w in want] and
         all(abs(g[1] - w[1]) < 0.3 for g, w in zip(got44, want)),
         "44.1 kHz stereo in: the same words at the same times (%s)" % got44)
+
+# GstHarness: the clip cut at 6.6 s ends inside the run of windows that detect "left", so EOS posts it
+harness = os.path.join(T.BUILDDIR, "tests", "voxkws_harness")
+if os.path.exists(harness):
+    cut, cutf32 = os.path.join(d, "cut.wav"), os.path.join(d, "cut.f32")
+    subprocess.run(["sox", clip, cut, "trim", "0", "6.6"], check=True)
+    subprocess.run(["sox", cut, "-t", "raw", "-e", "floating-point", "-b", "32", "-L", cutf32], check=True)
+    p = T.run([T.VOXPIPE, "commands", "-m", MODEL, "-f", "json", cut])
+    args = []
+    for r in map(json.loads, p.stdout.splitlines()):
+        args += [r["command"], "%.3f" % r["start"], "%.3f" % r["end"]]
+    p = subprocess.run([harness, MODEL, cutf32] + args, capture_output=True, text=True, env=env, timeout=300)
+    print(p.stdout, end="")
+    T.check(p.returncode == 0 and len(args) >= 6, "GstHarness checks (pass-through, detections, EOS, flush, latency, "
+            "properties, errors): exit %d %s" % (p.returncode, p.stderr.strip()[-300:]))
+else:
+    print("skip GstHarness checks: built without gst-check")
 
 for path, needle, what in ((os.path.join(d, "absent.nemo"), "Could not load", "missing model"),
                            (os.path.join(T.SRCDIR, "share", "models", "quartznet-stream-en.nemo"),

@@ -21,14 +21,7 @@ make_harness (GstBus ** bus)
 {
   /* properties in the description: gst_harness_new() would start the element (and load the default
    * model) before a later g_object_set could change it */
-  gchar *desc = g_strdup_printf ("voxasr model=\"%s\" endpoint-silence-ms=300", model);
-  GstHarness *h = gst_harness_new_parse (desc);
-  g_free (desc);
-  *bus = gst_bus_new ();
-  gst_element_set_bus (h->element, *bus);
-  gst_harness_set_src_caps_str (h,
-      "audio/x-raw,format=F32LE,layout=interleaved,rate=16000,channels=1");
-  return h;
+  return harness_with_bus ("voxasr", model, "endpoint-silence-ms=300", bus);
 }
 
 /* Pushes the sample in 100 ms buffers with timestamps from `offset`; returns buffers that came out
@@ -144,11 +137,7 @@ main (int argc, char **argv)
   /* a flushing seek (FLUSH_START/STOP) resets the recognizer: the same audio gives the same text */
   h = make_harness (&bus);
   push_all (h, 0);
-  gst_harness_push_event (h, gst_event_new_flush_start ());
-  gst_harness_push_event (h, gst_event_new_flush_stop (TRUE));
-  GstSegment seg;
-  gst_segment_init (&seg, GST_FORMAT_TIME);
-  gst_harness_push_event (h, gst_event_new_segment (&seg));
+  flushing_seek (h);
   GString *ignored = g_string_new (NULL);
   GstClockTime s_ignored;
   drain_bus (bus, ignored, &s_ignored);
@@ -164,7 +153,6 @@ main (int argc, char **argv)
 
   /* timestamps: the same audio starting at 10 s gives words 10 s later */
   h = make_harness (&bus);
-  gst_segment_init (&seg, GST_FORMAT_TIME);
   push_all (h, 10 * GST_SECOND);
   gst_harness_push_event (h, gst_event_new_eos ());
   GString *shifted = g_string_new (NULL);
@@ -208,5 +196,6 @@ main (int argc, char **argv)
   } else
     check (state_ok && after - before < 1024, what);
   gst_object_unref (e);
+  check_element_errors ("voxasr");
   return failures ? 1 : 0;
 }

@@ -36,13 +36,7 @@ run (GstHarness * h, GstClockTime t0, const char **why)
   double maxd = 0;
   GstClockTime expect = t0;
   *why = "";
-  for (size_t i = 0; i < n_in; i += 1600) {
-    size_t k = n_in - i < 1600 ? n_in - i : 1600;
-    GstBuffer *b = gst_buffer_new_memdup (in + i, k * sizeof (float));
-    GST_BUFFER_PTS (b) = t0 + gst_util_uint64_scale (i, GST_SECOND, 16000);
-    GST_BUFFER_DURATION (b) = gst_util_uint64_scale (k, GST_SECOND, 16000);
-    gst_harness_push (h, b);
-  }
+  push_f32 (h, in, 0, n_in, t0);
   gst_harness_push_event (h, gst_event_new_eos ());
   for (GstBuffer * b; (b = gst_harness_try_pull (h));) {
     GstMapInfo map;
@@ -84,17 +78,10 @@ main (int argc, char **argv)
   snprintf (what, sizeof what, "every sample out once, timestamps from the input's, equal to libvoxpipe "
       "(max diff %.1e) %s", d, why);
   check (d <= 1e-4, what);
-  GstClockTime lat = gst_harness_query_latency (h);
-  snprintf (what, sizeof what, "latency query: upstream 5 ms + the model's 320 ms (%" GST_TIME_FORMAT ")",
-      GST_TIME_ARGS (lat));
-  check (lat == 325 * GST_MSECOND, what);
+  check_latency (h, 325 * GST_MSECOND, "latency query: upstream 5 ms + the model's 320 ms");
 
   /* a flush starts a new stream: the same input gives the same output again */
-  gst_harness_push_event (h, gst_event_new_flush_start ());
-  gst_harness_push_event (h, gst_event_new_flush_stop (TRUE));
-  GstSegment seg;
-  gst_segment_init (&seg, GST_FORMAT_TIME);
-  gst_harness_push_event (h, gst_event_new_segment (&seg));
+  flushing_seek (h);
   d = run (h, 0, &why);
   snprintf (what, sizeof what, "after a flushing seek the stream restarts (max diff %.1e) %s", d, why);
   check (d <= 1e-4, what);
@@ -108,6 +95,7 @@ main (int argc, char **argv)
   }
   snprintf (what, sizeof what, "%d NULL->PLAYING->NULL cycles", cycles);
   check (1, what);
+  check_element_errors ("voxdenoise");
   free (in);
   free (ref);
   gst_deinit ();

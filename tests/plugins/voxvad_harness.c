@@ -4,7 +4,6 @@
  * IN: 16 kHz samples ending inside speech (so its last end comes from EOS); B: the boundaries
  * offline `voxpipe vad` finds in the whole input. Prints "ok   ..." / "FAIL ..." lines; exit
  * status 1 when any check failed. */
-#include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,8 +11,6 @@
 #include <string.h>
 
 #include "harness_check.h"
-
-#define BLOCK 1600
 
 static const char *model;
 static float *in;
@@ -24,25 +21,7 @@ static int n_want;
 static GstHarness *
 make_harness (const char *props, GstBus ** bus)
 {
-  gchar *desc = g_strdup_printf ("voxvad model=\"%s\" %s", model, props);
-  GstHarness *h = gst_harness_new_parse (desc);
-  g_free (desc);
-  *bus = gst_bus_new ();
-  gst_element_set_bus (h->element, *bus);
-  gst_harness_set_src_caps_str (h, "audio/x-raw,format=F32LE,layout=interleaved,rate=16000,channels=1");
-  return h;
-}
-
-static void
-push_input (GstHarness * h, GstClockTime t0, size_t from, size_t to)
-{
-  for (size_t i = from; i < to; i += BLOCK) {
-    size_t k = to - i < BLOCK ? to - i : BLOCK;
-    GstBuffer *b = gst_buffer_new_memdup (in + i, k * sizeof (float));
-    GST_BUFFER_PTS (b) = t0 + gst_util_uint64_scale (i, GST_SECOND, 16000);
-    GST_BUFFER_DURATION (b) = gst_util_uint64_scale (k, GST_SECOND, 16000);
-    gst_harness_push (h, b);
-  }
+  return harness_with_bus ("voxvad", model, props, bus);
 }
 
 /* The `voxvad` messages on the bus: their timestamps in seconds minus t0; returns how many. */
@@ -82,37 +61,19 @@ analysis_checks (void)
   gst_harness_set_upstream_latency (h, 5 * GST_MSECOND);
   gst_harness_play (h);
   GstClockTime t0 = 10 * GST_SECOND;
-  push_input (h, t0, 0, n_in);
-  int same = 1, pulled = 0;
-  size_t at = 0;
-  for (GstBuffer * b; (b = gst_harness_try_pull (h)); pulled++) {
-    GstMapInfo map;
-    gst_buffer_map (b, &map, GST_MAP_READ);
-    same &= GST_BUFFER_PTS (b) == t0 + gst_util_uint64_scale (at, GST_SECOND, 16000)
-        && !memcmp (map.data, in + at, map.size);
-    at += map.size / sizeof (float);
-    gst_buffer_unmap (b, &map);
-    gst_buffer_unref (b);
-  }
-  check (same && at == n_in, "audio passes through unchanged, timestamps kept");
+  push_f32 (h, in, 0, n_in, t0);
+  check (pulled_unchanged (h, in, n_in, t0), "audio passes through unchanged, timestamps kept");
   int before_eos = boundaries (bus, t0, t, 64);
   gst_harness_push_event (h, gst_event_new_eos ());
   int n = before_eos + boundaries (bus, t0, t + before_eos, 64 - before_eos);
   snprintf (what, sizeof what, "boundaries at the input's timestamps (+10 s) equal offline vad's (%d, %d "
       "before EOS: the open segment is closed by EOS)", n, before_eos);
   check (same_boundaries (t, n) && before_eos == n - 1, what);
-  GstClockTime lat = gst_harness_query_latency (h);
-  snprintf (what, sizeof what, "latency query: upstream 5 ms + the 0.64 s decision delay (%" GST_TIME_FORMAT ")",
-      GST_TIME_ARGS (lat));
-  check (lat == 645 * GST_MSECOND, what);
+  check_latency (h, 645 * GST_MSECOND, "latency query: upstream 5 ms + the 0.64 s decision delay");
 
   /* a flushing seek: the same audio from time 0 gives the same boundaries */
-  gst_harness_push_event (h, gst_event_new_flush_start ());
-  gst_harness_push_event (h, gst_event_new_flush_stop (TRUE));
-  GstSegment seg;
-  gst_segment_init (&seg, GST_FORMAT_TIME);
-  gst_harness_push_event (h, gst_event_new_segment (&seg));
-  push_input (h, 0, 0, n_in);
+  flushing_seek (h);
+  push_f32 (h, in, 0, n_in, 0);
   gst_harness_push_event (h, gst_event_new_eos ());
   n = boundaries (bus, 0, t, 64);
   check (same_boundaries (t, n), "after a flushing seek the detector restarts: the same boundaries");
@@ -136,7 +97,7 @@ gate_checks (void)
   GstHarness *h = make_harness ("drop-non-speech=true", &bus);
   gst_harness_set_upstream_latency (h, 5 * GST_MSECOND);
   gst_harness_play (h);
-  push_input (h, 0, 0, n_in);
+  push_f32 (h, in, 0, n_in, 0);
   gst_harness_push_event (h, gst_event_new_eos ());
   /* the harness queues buffers and events apart: collect both as intervals, then they must tile */
   double iv[2048][2], speech = 0, gaps = 0;
@@ -178,10 +139,8 @@ gate_checks (void)
       (double) n_in / 16000, tiled ? "yes" : "no", want_speech);
   check (tiled && exact && fabs (speech + gaps - (double) n_in / 16000) < 1e-3
       && fabs (speech - want_speech) < 0.011 * n_want, what);
-  GstClockTime lat = gst_harness_query_latency (h);
-  snprintf (what, sizeof what, "drop-non-speech latency: upstream 5 ms + the hold (decision delay + one frame, "
-      "%" GST_TIME_FORMAT ")", GST_TIME_ARGS (lat));
-  check (lat == 655 * GST_MSECOND, what);
+  check_latency (h, 655 * GST_MSECOND, "drop-non-speech latency: upstream 5 ms + the hold (decision delay + "
+      "one frame)");
   gst_harness_teardown (h);
   gst_object_unref (bus);
 }
@@ -201,20 +160,7 @@ main (int argc, char **argv)
   analysis_checks ();
   gate_checks ();
 
-  /* errors: a missing model fails the state change; caps it cannot take are refused */
-  GstElement *e = gst_element_factory_make ("voxvad", NULL);
-  g_object_set (e, "model", "/nonexistent/vad.nemo", NULL);
-  check (gst_element_set_state (e, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE,
-      "a missing model fails the state change");
-  gst_element_set_state (e, GST_STATE_NULL);
-  gst_object_unref (e);
-  GstBus *bus;
-  GstHarness *h = make_harness ("", &bus);
-  gst_harness_set_src_caps_str (h, "audio/x-raw,format=U8,layout=interleaved,rate=16000,channels=1");
-  GstBuffer *b = gst_buffer_new_allocate (NULL, 160, NULL);
-  check (gst_harness_push (h, b) == GST_FLOW_NOT_NEGOTIATED, "U8 audio refused at negotiation");
-  gst_harness_teardown (h);
-  gst_object_unref (bus);
+  check_element_errors ("voxvad");
   free (in);
   gst_deinit ();
   return failures ? 1 : 0;
