@@ -5,13 +5,15 @@
  * name and renamed when complete, so a failure never leaves a partial file; "-" is stdin/stdout.
  * Models that pool over the whole input (the released FRCRN) get the ClearerVoice pipeline around
  * them: level normalisation to -25 dBFS, its padding rule and 1 s windows beyond 120 s, level
- * restored afterwards. Streaming models (cumulative pooling) see the audio as it is. */
+ * restored afterwards. Streaming models (cumulative pooling) see the audio as it is, block by
+ * block: memory stays bounded whatever the input's length. */
 #include <errno.h>
 #include <math.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -128,6 +130,202 @@ static int resample(double from, double to, const float *in, size_t n, float **o
   return 0;
 }
 
+/* Whole-input models: every channel read into memory, enhanced as one piece, written at once
+ * (results and failures as denoise_stream's). */
+static int denoise_whole(SNDFILE *in, SNDFILE *out, int ch, vox_model *model, double file_rate, double model_rate,
+                         size_t *frames_read, const char **msg, vox_error *err) {
+  size_t frames = 0, cap = 1 << 16;
+  float *all = malloc(cap * (size_t)ch * sizeof(float)), *chan = NULL, *res = NULL, *enh = NULL, *back = NULL;
+  for (sf_count_t k; all && (k = sf_readf_float(in, all + frames * ch, (sf_count_t)(cap - frames))) > 0;) {
+    frames += (size_t)k;
+    if (frames == cap) {
+      float *g = realloc(all, cap * 2 * (size_t)ch * sizeof(float));
+      if (!g) {
+        free(all);
+        all = NULL;
+        break;
+      }
+      all = g;
+      cap *= 2;
+    }
+  }
+  *frames_read = frames;
+  vox_model_stream *ms = NULL;
+  int rc = -1;
+  if (sf_error(in)) {
+    msg[0] = "truncated or corrupt audio (libsndfile could not read it to the end)";
+    goto done;
+  }
+  if (!all || !(chan = malloc((frames ? frames : 1) * sizeof(float)))) {
+    vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory (%zu frames of %d channels)", frames, ch);
+    goto done;
+  }
+  if (vox_model_stream_new(model, &ms, err) != VOX_OK)
+    goto done;
+  for (int c = 0; c < ch; c++) {
+    for (size_t t = 0; t < frames; t++)
+      chan[t] = all[t * ch + c];
+    size_t nr, nb;
+    if (resample(file_rate, model_rate, chan, frames, &res, &nr, err))
+      goto done;
+    free(enh);
+    enh = malloc((nr ? nr : 1) * sizeof(float));
+    if (!enh) {
+      vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+      goto done;
+    }
+    if (run_whole_input(ms, res, nr, enh, err) || resample(model_rate, file_rate, enh, nr, &back, &nb, err))
+      goto done;
+    for (size_t t = 0; t < frames; t++)
+      all[t * ch + c] = t < nb ? back[t] : 0.0f;
+    free(res);
+    free(back);
+    res = back = NULL;
+  }
+  if (sf_writef_float(out, all, (sf_count_t)frames) != (sf_count_t)frames) {
+    msg[1] = sf_strerror(out);
+    goto done;
+  }
+  rc = 0;
+done:
+  free(all);
+  free(chan);
+  free(res);
+  free(enh);
+  free(back);
+  vox_model_stream_free(ms);
+  return rc;
+}
+
+/* One channel's way through a streaming model: file rate -> model rate -> model -> file rate. */
+typedef struct chain {
+  vox_resampler *down, *up;
+  vox_model_stream *ms;
+  float *a, *b;      /* at the model rate: resampled input, enhanced */
+  size_t a_cap, b_cap;
+  float *q;          /* enhanced at the file rate, waiting to be written */
+  size_t q_len, q_cap;
+} chain;
+
+#define BLOCK_FRAMES 4096
+
+static void chain_free(chain *c) {
+  vox_resampler_free(c->down);
+  vox_resampler_free(c->up);
+  vox_model_stream_free(c->ms);
+  free(c->a);
+  free(c->b);
+  free(c->q);
+}
+
+static int chain_init(chain *c, vox_model *model, double file_rate, double model_rate, vox_error *err) {
+  memset(c, 0, sizeof *c);
+  /* at the model's rate the samples go in and come out untouched (no resampler ripple) */
+  if ((file_rate != model_rate && (vox_resampler_new(file_rate, model_rate, &c->down, err) != VOX_OK ||
+                                   vox_resampler_new(model_rate, file_rate, &c->up, err) != VOX_OK)) ||
+      vox_model_stream_new(model, &c->ms, err) != VOX_OK)
+    return -1;
+  c->a_cap = (c->down ? vox_resampler_max_output(c->down, BLOCK_FRAMES) : BLOCK_FRAMES) + 16;
+  c->a = malloc(c->a_cap * sizeof(float));
+  return c->a ? 0 : (vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory"), -1);
+}
+
+/* Grows *p to hold `need` floats. The model's output bound includes what it holds back (its
+ * look-ahead), so the buffers reach their final size after the first blocks. */
+static int reserve(float **p, size_t *cap, size_t need, vox_error *err) {
+  if (need <= *cap)
+    return 0;
+  float *g = realloc(*p, need * sizeof(float));
+  if (!g)
+    return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory (%zu samples)", need), -1;
+  *p = g;
+  *cap = need;
+  return 0;
+}
+
+/* Resamples all of in[0, n) (and the filter's tail when final) into out, at most cap samples; copies
+ * when rs is NULL. */
+static int resample_block(vox_resampler *rs, const float *in, size_t n, int final, float *out, size_t cap,
+                          size_t *n_out, vox_error *err) {
+  size_t used = 0, got = 0;
+  if (!rs) {
+    if (n > cap)
+      return vox_error_set(err, VOX_ERR_NO_MEMORY, "block of %zu samples over %zu", n, cap), -1;
+    memcpy(out, in, n * sizeof(float));
+    *n_out = n;
+    return 0;
+  }
+  if (vox_resampler_process(rs, in, n, &used, out, cap, &got, final, err) != VOX_OK)
+    return -1;
+  *n_out = got;
+  return used == n ? 0 : (vox_error_set(err, VOX_ERR_IO, "resampler kept %zu of %zu samples", n - used, n), -1);
+}
+
+/* Takes n samples of one channel (x[i * stride]); appends what comes out to the channel's queue. */
+static int chain_push(chain *c, const float *x, size_t stride, size_t n, int final, vox_error *err) {
+  float in[BLOCK_FRAMES];
+  for (size_t i = 0; i < n; i++)
+    in[i] = x[i * stride];
+  size_t na, nb, nq;
+  if (resample_block(c->down, in, n, final, c->a, c->a_cap, &na, err) ||
+      reserve(&c->b, &c->b_cap, vox_model_stream_max_output(c->ms, na), err) ||
+      vox_model_stream_process(c->ms, c->a, 1, na, final, c->b, 1, c->b_cap, &nb, err) != VOX_OK ||
+      reserve(&c->q, &c->q_cap, c->q_len + (c->up ? vox_resampler_max_output(c->up, nb) : nb) + 16, err) ||
+      resample_block(c->up, c->b, nb, final, c->q + c->q_len, c->q_cap - c->q_len, &nq, err))
+    return -1;
+  c->q_len += nq;
+  return 0;
+}
+
+/* Streams `in` through one chain per channel into `out`, writing exactly as many frames as were
+ * read. *frames_read tells how many that was; -1 on failure with err set, or msg[0] / msg[1] naming
+ * a problem of the input / the output. */
+static int denoise_stream(SNDFILE *in, SNDFILE *out, int ch, vox_model *model, double file_rate,
+                          double model_rate, size_t *frames_read, const char **msg, vox_error *err) {
+  chain *cs = calloc((size_t)ch, sizeof *cs);
+  float *blk = malloc((size_t)BLOCK_FRAMES * (size_t)ch * sizeof(float));
+  size_t written = 0, read = 0;
+  int rc = cs && blk ? 0 : (vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory"), -1);
+  for (int c = 0; rc == 0 && c < ch; c++)
+    rc = chain_init(&cs[c], model, file_rate, model_rate, err);
+  for (int final = 0; rc == 0 && !final;) {
+    sf_count_t k = sf_readf_float(in, blk, BLOCK_FRAMES);
+    if (k < 0 || sf_error(in)) {
+      msg[0] = "truncated or corrupt audio (libsndfile could not read it to the end)";
+      rc = -1;
+      break;
+    }
+    final = k < BLOCK_FRAMES;
+    read += (size_t)k;
+    for (int c = 0; rc == 0 && c < ch; c++)
+      rc = chain_push(&cs[c], blk + c, (size_t)ch, (size_t)k, final, err);
+    /* every channel has the same rates, model and input, so the same count ready; frames past
+     * what was read (resampler rounding) are dropped, missing ones at the end are silence */
+    size_t ready = cs[0].q_len, todo = final ? read - written : ready < read - written ? ready : read - written;
+    for (size_t done = 0; rc == 0 && done < todo;) {
+      size_t m = todo - done < BLOCK_FRAMES ? todo - done : BLOCK_FRAMES;
+      for (int c = 0; c < ch; c++)
+        for (size_t t = 0; t < m; t++)
+          blk[t * (size_t)ch + (size_t)c] = done + t < cs[c].q_len ? cs[c].q[done + t] : 0.0f;
+      if (sf_writef_float(out, blk, (sf_count_t)m) != (sf_count_t)m)
+        msg[1] = sf_strerror(out), rc = -1;
+      done += m;
+    }
+    written += todo;
+    for (int c = 0; rc == 0 && c < ch; c++) {
+      size_t drop = todo < cs[c].q_len ? todo : cs[c].q_len;
+      memmove(cs[c].q, cs[c].q + drop, (cs[c].q_len - drop) * sizeof(float));
+      cs[c].q_len -= drop;
+    }
+  }
+  for (int c = 0; cs && c < ch; c++)
+    chain_free(&cs[c]);
+  free(cs);
+  free(blk);
+  *frames_read = read;
+  return rc;
+}
+
 int cmd_denoise(int argc, char **argv) {
   const char *model_path = NULL, *files[2] = {NULL, NULL};
   int threads = 1, nf = 0;
@@ -162,7 +360,9 @@ int cmd_denoise(int argc, char **argv) {
     vox_model_free(model);
     return fail("not a speech enhancement model (voxpipe info tells what it is)", model_path);
   }
-  if (strcmp(files[0], "-")) { /* the core's reader names what is wrong: truncated, not audio, ... */
+  struct stat st;
+  if (stat(files[0], &st) == 0 && S_ISREG(st.st_mode)) { /* the core's reader names what is wrong: truncated,
+                                                            not audio, ... (a pipe could not be read twice) */
     vox_audio_params ap = vox_audio_default_params();
     vox_audio_reader *chk = NULL;
     vox_error e = {0};
@@ -180,38 +380,11 @@ int cmd_denoise(int argc, char **argv) {
     vox_model_free(model);
     return fail(sf_strerror(NULL), files[0]);
   }
-  int ch = si.channels, rc = 1;
-  size_t frames = 0, cap = 1 << 16;
-  float *all = malloc(cap * (size_t)ch * sizeof(float)), *chan = NULL, *res = NULL, *enh = NULL, *back = NULL;
-  for (sf_count_t k; all && (k = sf_readf_float(in, all + frames * ch, (sf_count_t)(cap - frames))) > 0;) {
-    frames += (size_t)k;
-    if (frames == cap) {
-      float *g = realloc(all, cap * 2 * (size_t)ch * sizeof(float));
-      if (!g)
-        break;
-      all = g;
-      cap *= 2;
-    }
-  }
-  int read_err = sf_error(in);
-  sf_close(in);
+  int rc = 1;
   char tmp[4096] = "";
-  SNDFILE *out = NULL;
-  vox_model_stream *ms = NULL;
-  vox_error err = {0};
-  if (!all) {
-    fail("out of memory", files[0]);
-    goto done;
-  }
-  if (read_err || (si.seekable && (sf_count_t)frames < si.frames)) {
-    fail("truncated or corrupt audio (libsndfile could not read it to the end)", files[0]);
-    goto done;
-  }
-  if (vox_model_stream_new(model, &ms, &err) != VOX_OK) {
-    cli_error("denoise", &err);
-    goto done;
-  }
   SF_INFO so = si;
+  SNDFILE *out = NULL;
+  vox_error err = {0};
   int to_stdout = !strcmp(files[1], "-");
   if (!to_stdout) {
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", files[1], (long)getpid());
@@ -229,31 +402,20 @@ int cmd_denoise(int argc, char **argv) {
     tmp[0] = 0; /* nothing was created */
     goto done;
   }
-  chan = malloc((frames ? frames : 1) * sizeof(float));
-  if (!chan) {
-    fail("out of memory", files[0]);
+  size_t frames = 0;
+  const char *msg[2] = {NULL, NULL}; /* a problem of the input, of the output */
+  if ((mi->full_context ? denoise_whole(in, out, si.channels, model, si.samplerate, mi->sample_rate_hz, &frames,
+                                        msg, &err)
+                        : denoise_stream(in, out, si.channels, model, si.samplerate, mi->sample_rate_hz, &frames,
+                                         msg, &err))) {
+    if (msg[0] || msg[1])
+      fail(msg[0] ? msg[0] : msg[1], msg[0] ? files[0] : files[1]);
+    else
+      cli_error("denoise", &err);
     goto done;
   }
-  for (int c = 0; c < ch; c++) {
-    for (size_t t = 0; t < frames; t++)
-      chan[t] = all[t * ch + c];
-    size_t nr, nb;
-    if (resample(si.samplerate, mi->sample_rate_hz, chan, frames, &res, &nr, &err))
-      goto model_error;
-    free(enh);
-    enh = malloc((nr ? nr : 1) * sizeof(float));
-    if (!enh || (mi->full_context ? run_whole_input(ms, res, nr, enh, &err) : run_model(ms, res, nr, enh, &err)))
-      goto model_error;
-    if (resample(mi->sample_rate_hz, si.samplerate, enh, nr, &back, &nb, &err))
-      goto model_error;
-    for (size_t t = 0; t < frames; t++)
-      all[t * ch + c] = t < nb ? back[t] : 0.0f;
-    free(res);
-    free(back);
-    res = back = NULL;
-  }
-  if (sf_writef_float(out, all, (sf_count_t)frames) != (sf_count_t)frames) {
-    fail(sf_strerror(out), files[1]);
+  if (si.seekable && (sf_count_t)frames < si.frames) {
+    fail("truncated or corrupt audio (libsndfile could not read it to the end)", files[0]);
     goto done;
   }
   if (sf_close(out)) {
@@ -283,22 +445,12 @@ int cmd_denoise(int argc, char **argv) {
     tmp[0] = 0;
   }
   rc = 0;
-  goto done;
-model_error:
-  if (!err.message[0])
-    vox_error_set(&err, VOX_ERR_NO_MEMORY, "out of memory");
-  cli_error("denoise", &err);
 done:
+  sf_close(in);
   if (out)
     sf_close(out);
   if (tmp[0])
     unlink(tmp);
-  free(all);
-  free(chan);
-  free(res);
-  free(enh);
-  free(back);
-  vox_model_stream_free(ms);
   vox_model_free(model);
   return rc;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """`voxpipe denoise`: the output keeps the input's format, rate, channels and length (stereo 44.1 kHz
-FLAC, 8 kHz WAV, stdin/stdout); failures (truncated or non-audio input, unwritable output
+FLAC, 8 kHz WAV, stdin/stdout); at the model's rate the output is the model's own, sample for sample;
+a streaming model runs block by block, so memory does not grow with the input's length; failures (truncated or non-audio input, unwritable output
 directory, a model that is not an enhancement model, a closed stdout) exit 1 with a message and
 leave no file behind; under valgrind. Uses a small random-weight FRCRN (quality is `make
 eval-denoise`'s business) and, when present, the bundled model."""
@@ -47,6 +48,53 @@ for src, what in ((stereo, "stereo 44.1 kHz 24-bit FLAC"), (narrow, "8 kHz mono 
         y = np.frombuffer(a, dtype=np.float32).reshape(-1, 2)
         T.check(np.abs(y).max() > 0 and np.array_equal(y[:, 0], y[:, 1]),
                 "stereo of two equal channels: each enhanced on its own, equal and not silent (%d frames)" % len(y))
+
+# a whole-input model (global pooling, ClearerVoice's level normalisation) on the same 8 kHz file
+whole_model = os.path.join(d, "frcrn-global")
+FR.save_modelscope(whole_model, FR.randomize(FR.FRCRN(16, "global"), 3))
+out = os.path.join(d, "whole.wav")
+p = T.run_checked([T.VOXPIPE, "denoise", "-m", whole_model, narrow, out])
+T.check(p.returncode == 0 and soxi(out, "-s") == soxi(narrow, "-s") and soxi(out, "-r") == "8000",
+        "whole-input model: 8 kHz in, the same length at 8 kHz out, no memory errors %s" % p.stderr.strip()[:200])
+
+# 16 kHz float input: no resampling, the output is what the model stream gives (voxtest_tool enhance)
+f16, f16raw, tool_out = os.path.join(d, "f16.wav"), os.path.join(d, "f16.f32"), os.path.join(d, "tool.f32")
+subprocess.run(["sox", SAMPLE, "-e", "floating-point", "-b", "32", f16], check=True)
+subprocess.run(["sox", f16, "-t", "raw", f16raw], check=True)
+out = os.path.join(d, "f16-out.wav")
+p = T.run([T.VOXPIPE, "denoise", "-m", model, f16, out], check=False)
+T.run([T.TOOL, "enhance", model, f16raw, tool_out, "1600"])
+if p.returncode == 0:
+    y = np.frombuffer(subprocess.run(["sox", out, "-t", "f32", "-"], capture_output=True).stdout, dtype=np.float32)
+    ref = T.read_f32(tool_out)
+    diff = np.abs(y - ref).max() if len(y) == len(ref) else np.inf
+else:
+    diff = np.inf
+T.check(diff <= 1e-6, "16 kHz float WAV: output == the model stream's own output (max diff %.1e), no resampler "
+        "in the way" % diff)
+
+# bounded memory: a minute of 48 kHz audio takes no more memory than 4 seconds
+def peak_rss_kb(args):
+    code = ("import resource, subprocess, sys\n"
+            "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode\n"
+            "print(r, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    p = subprocess.run([sys.executable, "-c", code] + args, capture_output=True, text=True, env=T.env())
+    rc, kb = p.stdout.split()
+    return int(rc), int(kb)
+
+
+short, long_ = os.path.join(d, "short48.wav"), os.path.join(d, "long48.wav")
+subprocess.run(["sox", SAMPLE, "-r", "48000", short, "trim", "0", "4"], check=True)
+subprocess.run(["sox", SAMPLE, "-r", "48000", long_, "repeat", "11"], check=True)
+rc1, kb1 = peak_rss_kb([T.VOXPIPE, "denoise", "-m", model, short, os.path.join(d, "short-out.wav")])
+rc2, kb2 = peak_rss_kb([T.VOXPIPE, "denoise", "-m", model, long_, os.path.join(d, "long-out.wav")])
+same_len = rc2 == 0 and soxi(long_, "-s") == soxi(os.path.join(d, "long-out.wav"), "-s")
+what = ("%s s of 48 kHz audio: peak RSS %d kB, 4 s: %d kB (the whole input would be %d kB as floats)" %
+        (soxi(long_, "-D")[:5], kb2, kb1, int(float(soxi(long_, "-s")) * 4 / 1024)))
+if os.environ.get("VOX_SANITIZE"):  # ASan's quarantine makes RSS meaningless
+    T.check(rc1 == 0 and same_len, "long input denoised, same length (RSS not measured under ASan)")
+else:
+    T.check(rc1 == 0 and same_len and kb2 - kb1 < 4096, what)
 
 # stdin to stdout
 with open(SAMPLE, "rb") as f:
