@@ -32,9 +32,6 @@
 #endif
 
 #include "gstvoxvad.h"
-#include "gstvoxinput.h"
-
-#include <voxpipe/voxpipe.h>
 
 GST_DEBUG_CATEGORY_STATIC (vox_vad_debug);
 #define GST_CAT_DEFAULT vox_vad_debug
@@ -51,7 +48,6 @@ GST_DEBUG_CATEGORY_STATIC (vox_vad_debug);
 enum
 {
   PROP_0,
-  PROP_MODEL,
   PROP_ONSET,
   PROP_OFFSET,
   PROP_PAD_ONSET,
@@ -71,17 +67,12 @@ typedef struct
 
 struct _GstVoxVad
 {
-  GstBaseTransform parent;
+  GstVoxAnalyzer parent;
 
-  gchar *model_path;
   gdouble onset, offset, pad_onset, pad_offset, min_on, min_off;
   gboolean post_messages, drop;
 
-  vox_model *model;
   vox_vad_stream *stream;
-  GstVoxInput input;
-  GstClockTime base_ts;         /* buffer timestamp of the stream's first sample */
-  double latency_s;
   /* the gate (drop-non-speech): held buffers, boundaries not yet reached, state at the release point */
   GQueue held;
   GArray *boundaries;           /* vox_vad_event, oldest first */
@@ -89,13 +80,8 @@ struct _GstVoxVad
   gboolean speaking;
 };
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VOX_INPUT_CAPS));
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VOX_INPUT_CAPS));
-
 #define gst_vox_vad_parent_class parent_class
-G_DEFINE_TYPE (GstVoxVad, gst_vox_vad, GST_TYPE_BASE_TRANSFORM);
+G_DEFINE_TYPE (GstVoxVad, gst_vox_vad, GST_TYPE_VOX_ANALYZER);
 GST_ELEMENT_REGISTER_DEFINE (voxvad, "voxvad", GST_RANK_NONE, GST_TYPE_VOX_VAD);
 
 static gdouble *
@@ -121,10 +107,7 @@ gst_vox_vad_set_property (GObject * object, guint prop_id, const GValue * value,
   GST_OBJECT_LOCK (self);
   if (d)
     *d = g_value_get_double (value);
-  else if (prop_id == PROP_MODEL) {
-    g_free (self->model_path);
-    self->model_path = g_value_dup_string (value);
-  } else if (prop_id == PROP_POST_MESSAGES)
+  else if (prop_id == PROP_POST_MESSAGES)
     self->post_messages = g_value_get_boolean (value);
   else if (prop_id == PROP_DROP_NON_SPEECH)
     self->drop = g_value_get_boolean (value);
@@ -142,8 +125,6 @@ gst_vox_vad_get_property (GObject * object, guint prop_id, GValue * value, GPara
   GST_OBJECT_LOCK (self);
   if (d)
     g_value_set_double (value, *d);
-  else if (prop_id == PROP_MODEL)
-    g_value_set_string (value, self->model_path);
   else if (prop_id == PROP_POST_MESSAGES)
     g_value_set_boolean (value, self->post_messages);
   else if (prop_id == PROP_DROP_NON_SPEECH)
@@ -167,32 +148,13 @@ gate_clear (GstVoxVad * self)
   self->speaking = FALSE;
 }
 
-static void
-release (GstVoxVad * self)
-{
-  gate_clear (self);
-  vox_vad_stream_free (self->stream);
-  self->stream = NULL;
-  vox_model_free (self->model);
-  self->model = NULL;
-  gst_vox_input_clear (&self->input);
-}
-
 static gboolean
-gst_vox_vad_start (GstBaseTransform * trans)
+gst_vox_vad_open (GstVoxAnalyzer * a, vox_model * model, GstClockTime * latency, vox_error * err)
 {
-  GstVoxVad *self = GST_VOX_VAD (trans);
-  vox_error err = { 0 };
-  g_autofree gchar *def = NULL;
-  const gchar *path = self->model_path ? self->model_path : (def = gst_vox_bundled_model ("marblenet-vad.nemo"));
-
-  if (vox_model_load (path, NULL, &self->model, &err) != VOX_OK) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Could not load the VAD model \"%s\".", path),
-        ("%s", err.message));
-    return FALSE;
-  }
+  GstVoxVad *self = GST_VOX_VAD (a);
   vox_vad_params q = vox_vad_default_params ();
-  vox_vad_model_thresholds (self->model, &q);   /* as `voxpipe vad` reads them */
+
+  vox_vad_model_thresholds (model, &q);   /* as `voxpipe vad` reads them */
   if (self->onset >= 0)
     q.onset = self->onset;
   if (self->offset >= 0)
@@ -202,38 +164,22 @@ gst_vox_vad_start (GstBaseTransform * trans)
   q.min_duration_on_s = self->min_on;
   q.min_duration_off_s = self->min_off;
   q.filter_speech_first = 0;
-  if (vox_vad_stream_new (self->model, &q, WINDOW_S, SHIFT_S, &self->stream, &err) != VOX_OK) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("\"%s\" cannot be used for voice activity detection.", path),
-        ("%s", err.message));
-    release (self);
+  if (vox_vad_stream_new (model, &q, WINDOW_S, SHIFT_S, &self->stream, err) != VOX_OK)
     return FALSE;
-  }
-  self->latency_s = self->drop ? vox_vad_stream_settle_delay_s (self->stream)
+  double s = self->drop ? vox_vad_stream_settle_delay_s (self->stream)
       : vox_vad_stream_latency_s (self->stream) + q.min_duration_on_s;
-  self->base_ts = GST_CLOCK_TIME_NONE;
+  *latency = (GstClockTime) (s * GST_SECOND);
   return TRUE;
 }
 
-static gboolean
-gst_vox_vad_stop (GstBaseTransform * trans)
+static void
+gst_vox_vad_close (GstVoxAnalyzer * a)
 {
-  release (GST_VOX_VAD (trans));
-  return TRUE;
-}
+  GstVoxVad *self = GST_VOX_VAD (a);
 
-static gboolean
-gst_vox_vad_set_caps (GstBaseTransform * trans, GstCaps * incaps, GstCaps * outcaps)
-{
-  GstVoxVad *self = GST_VOX_VAD (trans);
-  vox_error err = { 0 };
-  int rate = vox_model_get_info (self->model)->sample_rate_hz;
-
-  if (!gst_vox_input_set_caps (&self->input, incaps, rate, &err)) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Cannot take this audio to the model's %d Hz.", rate),
-        ("%s", err.message));
-    return FALSE;
-  }
-  return TRUE;
+  gate_clear (self);
+  vox_vad_stream_free (self->stream);
+  self->stream = NULL;
 }
 
 static void
@@ -242,19 +188,18 @@ post_events (GstVoxVad * self)
   vox_vad_event ev[16];
   size_t n;
 
+  GstClockTime base = gst_vox_analyzer_base_ts (GST_VOX_ANALYZER (self));
+
   while ((n = vox_vad_stream_events (self->stream, ev, G_N_ELEMENTS (ev))) > 0) {
     if (self->drop)
       g_array_append_vals (self->boundaries, ev, n);
     for (size_t i = 0; i < n && self->post_messages; i++) {
-      GstSegment *seg = &GST_BASE_TRANSFORM (self)->segment;
-      GstClockTime ts = self->base_ts + (GstClockTime) (ev[i].time_s * GST_SECOND);
+      GstClockTime ts = base + (GstClockTime) (ev[i].time_s * GST_SECOND);
       GstStructure *st = gst_structure_new ("voxvad", "speech", G_TYPE_BOOLEAN, ev[i].speech,
-          "timestamp", G_TYPE_UINT64, ts,
-          "stream-time", G_TYPE_UINT64, gst_segment_to_stream_time (seg, GST_FORMAT_TIME, ts),
-          "running-time", G_TYPE_UINT64, gst_segment_to_running_time (seg, GST_FORMAT_TIME, ts), NULL);
+          "timestamp", G_TYPE_UINT64, ts, NULL);
       if (!ev[i].speech)
         gst_structure_set (st, "duration", G_TYPE_UINT64, (guint64) (ev[i].duration_s * GST_SECOND), NULL);
-      gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), st));
+      gst_vox_analyzer_post (GST_VOX_ANALYZER (self), st, ts);
     }
   }
 }
@@ -262,7 +207,8 @@ post_events (GstVoxVad * self)
 static GstClockTime
 frames_to_time (GstVoxVad * self, guint64 frames)
 {
-  return gst_util_uint64_scale_int (frames, GST_SECOND, GST_AUDIO_INFO_RATE (&self->input.info));
+  return gst_util_uint64_scale_int (frames, GST_SECOND, GST_AUDIO_INFO_RATE (gst_vox_analyzer_info (GST_VOX_ANALYZER
+              (self))));
 }
 
 /* Sends frames [a, b) of a held buffer on: the buffer itself, a part of it, or a GAP event. */
@@ -271,14 +217,14 @@ gate_push (GstVoxVad * self, GstVoxHeld * h, guint64 a, guint64 b, gboolean spee
 {
   GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
   GstClockTime pts = GST_BUFFER_PTS_IS_VALID (h->buf) ? GST_BUFFER_PTS (h->buf)
-      : self->base_ts + frames_to_time (self, h->first);
+      : gst_vox_analyzer_base_ts (GST_VOX_ANALYZER (self)) + frames_to_time (self, h->first);
   GstClockTime t0 = pts + frames_to_time (self, a - h->first), t1 = pts + frames_to_time (self, b - h->first);
 
   if (!speech)
     return gst_pad_push_event (trans->srcpad, gst_event_new_gap (t0, t1 - t0)) ? GST_FLOW_OK : GST_FLOW_FLUSHING;
   if (a == h->first && b == h->first + h->frames)
     return gst_pad_push (trans->srcpad, gst_buffer_ref (h->buf));
-  gsize bpf = GST_AUDIO_INFO_BPF (&self->input.info);
+  gsize bpf = GST_AUDIO_INFO_BPF (gst_vox_analyzer_info (GST_VOX_ANALYZER (self)));
   GstBuffer *part = gst_buffer_copy_region (h->buf, GST_BUFFER_COPY_ALL, (a - h->first) * bpf, (b - a) * bpf);
   GST_BUFFER_PTS (part) = t0;
   GST_BUFFER_DURATION (part) = t1 - t0;
@@ -291,7 +237,7 @@ gate_push (GstVoxVad * self, GstVoxHeld * h, guint64 a, guint64 b, gboolean spee
 static GstFlowReturn
 gate_release (GstVoxVad * self, double settled_s)
 {
-  int rate = GST_AUDIO_INFO_RATE (&self->input.info);
+  int rate = GST_AUDIO_INFO_RATE (gst_vox_analyzer_info (GST_VOX_ANALYZER (self)));
   guint64 limit = settled_s < 0 ? G_MAXUINT64 : (guint64) (settled_s * rate);
   GstFlowReturn ret = GST_FLOW_OK;
   GstVoxHeld *h;
@@ -322,64 +268,44 @@ gate_release (GstVoxVad * self, double settled_s)
 }
 
 static GstFlowReturn
-gst_vox_vad_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+gst_vox_vad_analyze (GstVoxAnalyzer * a, GstBuffer * buf, const gfloat * samples, gsize n, vox_error * err)
 {
-  GstVoxVad *self = GST_VOX_VAD (trans);
-  vox_error err = { 0 };
-  const gfloat *samples;
-  gsize n;
+  GstVoxVad *self = GST_VOX_VAD (a);
 
-  if (!self->stream)
-    return GST_FLOW_NOT_NEGOTIATED;
-  if (!GST_CLOCK_TIME_IS_VALID (self->base_ts))
-    self->base_ts = GST_CLOCK_TIME_IS_VALID (GST_BUFFER_PTS (buf)) ? GST_BUFFER_PTS (buf) : 0;
-  if (!gst_vox_input_convert (&self->input, buf, &samples, &n, &err)
-      || vox_vad_stream_accept (self->stream, samples, n, &err) != VOX_OK) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Voice activity detection failed."), ("%s", err.message));
+  if (vox_vad_stream_accept (self->stream, samples, n, err) != VOX_OK)
     return GST_FLOW_ERROR;
-  }
   post_events (self);
   if (!self->drop)
     return GST_FLOW_OK;
   GstVoxHeld *h = g_new (GstVoxHeld, 1);
   h->buf = gst_buffer_ref (buf);
   h->first = self->in_frames;
-  h->frames = gst_buffer_get_size (buf) / GST_AUDIO_INFO_BPF (&self->input.info);
+  h->frames = gst_buffer_get_size (buf) / GST_AUDIO_INFO_BPF (gst_vox_analyzer_info (a));
   self->in_frames += h->frames;
   g_queue_push_tail (&self->held, h);
   GstFlowReturn ret = gate_release (self, vox_vad_stream_settled_s (self->stream));
   return ret == GST_FLOW_OK ? GST_BASE_TRANSFORM_FLOW_DROPPED : ret;
 }
 
-static gboolean
-gst_vox_vad_sink_event (GstBaseTransform * trans, GstEvent * event)
+static void
+gst_vox_vad_finish (GstVoxAnalyzer * a)
 {
-  GstVoxVad *self = GST_VOX_VAD (trans);
+  GstVoxVad *self = GST_VOX_VAD (a);
   vox_error err = { 0 };
 
-  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->stream) {
-    if (vox_vad_stream_finish (self->stream, &err) != VOX_OK)
-      GST_ELEMENT_WARNING (self, STREAM, FAILED, (NULL), ("%s", err.message));
-    post_events (self);
-    gate_release (self, -1);
-  } else if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP && self->stream) {
-    vox_vad_stream_reset (self->stream);
-    gst_vox_input_reset (&self->input);
-    gate_clear (self);
-    self->base_ts = GST_CLOCK_TIME_NONE;
-  }
-  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
+  if (vox_vad_stream_finish (self->stream, &err) != VOX_OK)
+    GST_ELEMENT_WARNING (self, STREAM, FAILED, (NULL), ("%s", err.message));
+  post_events (self);
+  gate_release (self, -1);
 }
 
-static gboolean
-gst_vox_vad_query (GstBaseTransform * trans, GstPadDirection direction, GstQuery * query)
+static void
+gst_vox_vad_reset (GstVoxAnalyzer * a)
 {
-  GstVoxVad *self = GST_VOX_VAD (trans);
-  gboolean ret = GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
+  GstVoxVad *self = GST_VOX_VAD (a);
 
-  if (ret && direction == GST_PAD_SRC)
-    gst_vox_add_latency (query, (GstClockTime) (self->latency_s * GST_SECOND));
-  return ret;
+  vox_vad_stream_reset (self->stream);
+  gate_clear (self);
 }
 
 static void
@@ -387,10 +313,8 @@ gst_vox_vad_finalize (GObject * object)
 {
   GstVoxVad *self = GST_VOX_VAD (object);
 
-  release (self);
+  G_OBJECT_CLASS (parent_class)->finalize (object);     /* closes the stream, clearing the gate */
   g_array_free (self->boundaries, TRUE);
-  g_free (self->model_path);
-  G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
 static void
@@ -406,17 +330,13 @@ gst_vox_vad_class_init (GstVoxVadClass * klass)
 {
   GObjectClass *gc = G_OBJECT_CLASS (klass);
   GstElementClass *ec = GST_ELEMENT_CLASS (klass);
-  GstBaseTransformClass *tc = GST_BASE_TRANSFORM_CLASS (klass);
+  GstVoxAnalyzerClass *ac = GST_VOX_ANALYZER_CLASS (klass);
 
   GST_DEBUG_CATEGORY_INIT (vox_vad_debug, "voxvad", 0, "voxpipe voice activity detection");
   gc->set_property = gst_vox_vad_set_property;
   gc->get_property = gst_vox_vad_get_property;
   gc->finalize = gst_vox_vad_finalize;
 
-  g_object_class_install_property (gc, PROP_MODEL,
-      g_param_spec_string ("model", "Model",
-          "Path of the VAD .nemo (a classifier with a 'speech' label; default: the bundled MarbleNet)",
-          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gc, PROP_ONSET,
       g_param_spec_double ("onset", "Onset", "Speech starts where the probability reaches this (-1: the "
           "model's vad_postprocessing, else 0.5)", -1.0, 1.0, DEFAULT_THRESHOLD,
@@ -441,20 +361,19 @@ gst_vox_vad_class_init (GstVoxVadClass * klass)
           "latency query says how long)", DEFAULT_DROP,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
-  gst_element_class_add_static_pad_template (ec, &sink_template);
-  gst_element_class_add_static_pad_template (ec, &src_template);
   gst_element_class_set_static_metadata (ec, "voxpipe voice activity detection", "Filter/Analyzer/Audio",
-      "Finds speech with a MarbleNet-style VAD model; audio passes through, boundaries are posted as "
-      "'voxvad' element messages", "voxpipe developers");
+      "Finds speech with a MarbleNet-style VAD model (a classifier with a 'speech' label; default: the bundled "
+      "marblenet-vad.nemo); audio passes through, boundaries are posted as 'voxvad' element messages",
+      "voxpipe developers");
 
-  tc->start = GST_DEBUG_FUNCPTR (gst_vox_vad_start);
-  tc->stop = GST_DEBUG_FUNCPTR (gst_vox_vad_stop);
-  tc->set_caps = GST_DEBUG_FUNCPTR (gst_vox_vad_set_caps);
-  tc->transform_ip = GST_DEBUG_FUNCPTR (gst_vox_vad_transform_ip);
-  tc->sink_event = GST_DEBUG_FUNCPTR (gst_vox_vad_sink_event);
-  tc->query = GST_DEBUG_FUNCPTR (gst_vox_vad_query);
-  tc->passthrough_on_same_caps = TRUE;
-  tc->transform_ip_on_passthrough = TRUE;
+  ac->bundled_model = "marblenet-vad.nemo";
+  ac->model_kind = "VAD";
+  ac->task = "voice activity detection";
+  ac->open = gst_vox_vad_open;
+  ac->close = gst_vox_vad_close;
+  ac->analyze = gst_vox_vad_analyze;
+  ac->finish = gst_vox_vad_finish;
+  ac->reset = gst_vox_vad_reset;
 }
 
 static void
@@ -465,9 +384,7 @@ gst_vox_vad_init (GstVoxVad * self)
   self->min_on = DEFAULT_MIN_ON;
   self->min_off = DEFAULT_MIN_OFF;
   self->post_messages = DEFAULT_POST_MESSAGES;
-  self->base_ts = GST_CLOCK_TIME_NONE;
   self->drop = DEFAULT_DROP;
   g_queue_init (&self->held);
   self->boundaries = g_array_new (FALSE, FALSE, sizeof (vox_vad_event));
-  gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), TRUE);
 }

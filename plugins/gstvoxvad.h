@@ -2,13 +2,12 @@
 #ifndef GST_VOX_VAD_H
 #define GST_VOX_VAD_H
 
-#include <gst/base/gstbasetransform.h>
-#include <gst/gst.h>
+#include "gstvoxanalyzer.h"
 
 G_BEGIN_DECLS
 
 #define GST_TYPE_VOX_VAD (gst_vox_vad_get_type ())
-G_DECLARE_FINAL_TYPE (GstVoxVad, gst_vox_vad, GST, VOX_VAD, GstBaseTransform)
+G_DECLARE_FINAL_TYPE (GstVoxVad, gst_vox_vad, GST, VOX_VAD, GstVoxAnalyzer)
 
 GST_ELEMENT_REGISTER_DECLARE (voxvad);
 

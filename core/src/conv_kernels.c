@@ -22,8 +22,8 @@
 
 /* y[c][t0, t0 + width) for nc channels (rows x_stride / y_stride apart): taps summed in registers,
  * so each output is stored once instead of once per tap. Inlined with constant nc, width and
- * stride. Taps are summed in ascending order in every variant, so an output does not depend on
- * the block that computed it (streamed == whole-input, bit for bit). */
+ * stride. Taps are summed in ascending order in every variant, so streamed and whole-input results
+ * differ at most by rounding (where the compiler fuses a multiply-add in one variant only). */
 static inline __attribute__((always_inline)) void dw_block(const float *x, size_t x_stride, const float *w, int k,
                                                            int stride, int dil, float *y, size_t y_stride, size_t t0,
                                                            int nc, size_t width) {
@@ -94,14 +94,6 @@ void vox__dwconv(const float *in, size_t in_stride, const float *w, int k, int s
     dwconv(in, in_stride, w, k, stride, dil, out, out_stride, n_out, c0, c1);
 }
 
-/* OpenBLAS's own threads busy-wait between calls; with our small per-piece GEMMs and any other
- * load on the machine they stall for whole scheduler slices (seen: 35 s wall for 2 s of CPU).
- * voxpipe parallelises itself (vox_pool), so OpenBLAS runs single-threaded: set once per process,
- * the documented exception to "no global state", since OpenBLAS offers only a global setting. */
-static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-static void blas_single_thread(void) { openblas_set_num_threads(1); }
-void vox__blas_init(void) { pthread_once(&blas_once, blas_single_thread); }
-
 /* bias + ReLU epilogue of a GEMM */
 VOX_MULTIVERSION
 static void bias_relu(float *out, size_t out_stride, const float *bias, size_t n, int m0, int m1, int relu) {
@@ -130,9 +122,10 @@ static inline float epilogue(float v, const float *bias, int m, int relu) {
   return relu && v < 0.0f ? 0.0f : v;
 }
 
-/* small-N product (bias and ReLU applied as the tile is stored): out[m][t] = sum_k W[m][k] * in[k][t], one block of VOX_SMALL_MB rows at a time,
- * SMALL_NT columns per register tile, weights read sequentially. Summation runs over k ascending
- * in tiles and in the single-column tail alike, so a column's result never depends on its tile. */
+/* small-N product, bias and ReLU applied as each tile is stored: out[m][t] = sum_k W[m][k] *
+ * in[k][t], one block of VOX_SMALL_MB rows at a time, SMALL_NT columns per register tile, weights
+ * read sequentially. Summation runs over k ascending in tiles and in the single-column tail alike,
+ * so a column's result does not depend on its tile beyond rounding. */
 VOX_MULTIVERSION
 static void small_gemm(const float *WB, int K, const float *bias, int relu, const float *in, size_t in_stride,
                        size_t n, int m0, int m1, float *out, size_t out_stride) {

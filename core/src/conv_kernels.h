@@ -11,9 +11,6 @@
 VOX_HIDDEN void vox__dwconv(const float *in, size_t in_stride, const float *w, int k, int stride, int dil,
                             float *out, size_t out_stride, size_t n_out, int c0, int c1);
 
-/* Makes OpenBLAS single-threaded (once per process); called before the first GEMM. */
-VOX_HIDDEN void vox__blas_init(void);
-
 /* Pieces of at most this many frames take the small-N path of vox__pointwise. */
 #define VOX_SMALL_N 32
 

@@ -27,6 +27,9 @@ typedef struct vox_members {
 VOX_HIDDEN void vox__fftw_planner_lock(void);
 VOX_HIDDEN void vox__fftw_planner_unlock(void);
 
+/* Makes OpenBLAS single-threaded (once per process); called before the first GEMM. */
+VOX_HIDDEN void vox__blas_init(void);
+
 typedef enum { VOX_ARCHIVE_TAR, VOX_ARCHIVE_ZIP } vox_archive_kind;
 
 /* Reads the members of a tar(.gz) or zip held in memory. `want` (may be NULL) picks the members to

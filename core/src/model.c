@@ -1,20 +1,29 @@
 /* model.c - plugin discovery (dlopen), selection by checkpoint, and model/stream handles. */
 #include "voxpipe/vox_model.h"
 
+#include <cblas.h>
 #include <dirent.h>
 #include <dlfcn.h>
-#include <stdio.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "conv_kernels.h"
 #include "internal.h"
 
 #ifndef VOX_MODEL_DIR
 #define VOX_MODEL_DIR "/usr/local/lib/voxpipe/models"
 #endif
+
+/* OpenBLAS's own threads busy-wait between calls; with our small per-piece GEMMs and any other
+ * load on the machine they stall for whole scheduler slices (seen: 35 s wall for 2 s of CPU).
+ * voxpipe parallelises itself (vox_pool), so OpenBLAS runs single-threaded: set once per process,
+ * the documented exception to "no global state", since OpenBLAS offers only a global setting. */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
+void vox__blas_init(void) { pthread_once(&blas_once, blas_single_thread); }
 
 struct vox_model {
   void *dl;

@@ -36,8 +36,7 @@ typedef struct fr_stream {
   size_t pend_n, pend_cap;
   float *frames;         /* spectra not yet given to UNet 1 */
   size_t frames_n, frames_cap;
-  float *xq, *uq;        /* noisy spectra and UNet-1 outputs waiting for their UNet-2 frame */
-  size_t xq_n, xq_cap, uq_n, uq_cap;
+  fr_fifo xq, uq;        /* noisy spectra and UNet-1 outputs waiting for their UNet-2 frame */
   float ola[WIN];
   size_t frames_made, frames_out; /* spectra made / synthesised */
   size_t total_in, total_out;     /* samples */
@@ -196,8 +195,8 @@ static void fr_stream_free(void *p) {
   fr_unet_state_free(s->st[1]);
   free(s->pend);
   free(s->frames);
-  free(s->xq);
-  free(s->uq);
+  free(s->xq.data);
+  free(s->uq.data);
   free(s);
 }
 
@@ -205,7 +204,7 @@ static void fr_stream_reset(void *p) {
   fr_stream *s = p;
   fr_unet_state_reset(s->st[0]);
   fr_unet_state_reset(s->st[1]);
-  s->pend_n = s->frames_n = s->xq_n = s->uq_n = 0;
+  s->pend_n = s->frames_n = s->xq.n = s->uq.n = 0;
   s->frames_made = s->frames_out = s->total_in = s->total_out = 0;
   memset(s->ola, 0, sizeof s->ola);
   s->finished = 0;
@@ -253,16 +252,15 @@ static int reserve(float **p, size_t *cap, size_t need) {
 static vox_status make_frames(fr_stream *s, vox_error *err) {
   size_t off = 0;
   for (; s->pend_n - off >= WIN; off += HOP) {
-    if (reserve(&s->frames, &s->frames_cap, (s->frames_n + 1) * FSZ) ||
-        reserve(&s->xq, &s->xq_cap, (s->xq_n + 1) * FSZ))
+    if (reserve(&s->frames, &s->frames_cap, (s->frames_n + 1) * FSZ))
       return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
     for (int n = 0; n < WIN; n++)
       s->tmp[n] = s->pend[off + n] * s->m->window[n];
     float *f = s->frames + s->frames_n * FSZ;
     vox_rfft_forward(s->fft, s->tmp, f, f + FR_BINS);
-    memcpy(s->xq + s->xq_n * FSZ, f, FSZ * sizeof(float));
+    if (fr_fifo_push(&s->xq, f, 1, FSZ))
+      return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
     s->frames_n++;
-    s->xq_n++;
     s->frames_made++;
   }
   memmove(s->pend, s->pend + off, (s->pend_n - off) * sizeof(float));
@@ -311,17 +309,15 @@ static vox_status fr_stream_process(void *p, const float *in, size_t in_stride, 
   if ((st = fr_unet_process(s->st[0], s->frames, s->frames_n, final, &u1, &n1, err)) != VOX_OK)
     return st;
   s->frames_n = 0;
-  if (reserve(&s->uq, &s->uq_cap, (s->uq_n + n1) * FSZ + 1))
+  if (fr_fifo_push(&s->uq, u1, n1, FSZ))
     return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
-  memcpy(s->uq + s->uq_n * FSZ, u1, n1 * FSZ * sizeof(float));
-  s->uq_n += n1;
   if ((st = fr_unet_process(s->st[1], u1, n1, final, &u2, &n2, err)) != VOX_OK)
     return st;
-  if (n2 > s->uq_n || n2 > s->xq_n)
-    return vox_error_set(err, VOX_ERR_FORMAT, "FRCRN internal error: %zu mask frames for %zu/%zu spectra", n2, s->uq_n,
-                         s->xq_n);
+  if (n2 > s->uq.n || n2 > s->xq.n)
+    return vox_error_set(err, VOX_ERR_FORMAT, "FRCRN internal error: %zu mask frames for %zu/%zu spectra", n2, s->uq.n,
+                         s->xq.n);
   for (size_t k = 0; k < n2; k++) {
-    const float *a = u2 + k * FSZ, *b = s->uq + k * FSZ, *x = s->xq + k * FSZ;
+    const float *a = u2 + k * FSZ, *b = s->uq.data + k * FSZ, *x = s->xq.data + k * FSZ;
     for (int f = 0; f < FR_BINS; f++) {
       float mr = tanhf(a[f]) + tanhf(b[f]), mi = tanhf(a[FR_BINS + f]) + tanhf(b[FR_BINS + f]);
       s->re[f] = x[f] * mr - x[FR_BINS + f] * mi;
@@ -340,12 +336,8 @@ static vox_status fr_stream_process(void *p, const float *in, size_t in_stride, 
     memset(s->ola + HOP, 0, HOP * sizeof(float));
     s->frames_out++;
   }
-  if (s->uq_n > n2) /* the queues may still be NULL when empty */
-    memmove(s->uq, s->uq + n2 * FSZ, (s->uq_n - n2) * FSZ * sizeof(float));
-  s->uq_n -= n2;
-  if (s->xq_n > n2)
-    memmove(s->xq, s->xq + n2 * FSZ, (s->xq_n - n2) * FSZ * sizeof(float));
-  s->xq_n -= n2;
+  fr_fifo_pop(&s->uq, n2, FSZ);
+  fr_fifo_pop(&s->xq, n2, FSZ);
   if (final) {
     float tail[HOP];
     for (int n = 0; n < HOP; n++) {

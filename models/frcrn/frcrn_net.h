@@ -50,6 +50,17 @@ typedef struct fr_unet {
   double macs_per_frame;
 } fr_unet;
 
+/* A queue of frames of fsz floats each (fsz fixed by its user); the frames [0, n) are queued. */
+typedef struct fr_fifo {
+  float *data; /* NULL until the first push */
+  size_t n, cap; /* frames */
+} fr_fifo;
+
+/* Appends n frames; -1 when out of memory (the queue unchanged). */
+int fr_fifo_push(fr_fifo *q, const float *frames, size_t n, size_t fsz);
+/* Drops the first n frames (at most q->n). */
+void fr_fifo_pop(fr_fifo *q, size_t n, size_t fsz);
+
 typedef struct fr_unet_state fr_unet_state;
 
 /* Loads `prefix`.* ("unet" or "unet2") of a checkpoint; names may carry a "module." prefix

@@ -12,11 +12,6 @@
 
 static const int SE_SKIP = 0, SE_DEC = 6; /* indices into the state's SE sums */
 
-typedef struct fr_fifo {
-  float *data;
-  size_t n, cap; /* frames */
-} fr_fifo;
-
 struct fr_unet_state {
   const fr_unet *u;
   float *enc_prev[FR_LEVELS]; /* last input frame of each encoder (zeros: the time padding) */
@@ -355,7 +350,7 @@ static void se_apply(fr_unet_state *s, const fr_se *se, int idx, float *frames, 
   }
 }
 
-static int fifo_push(fr_fifo *q, const float *frames, size_t n, size_t fsz) {
+int fr_fifo_push(fr_fifo *q, const float *frames, size_t n, size_t fsz) {
   if (q->n + n > q->cap) {
     size_t cap = (q->n + n) * 2;
     float *d = realloc(q->data, cap * fsz * sizeof(float));
@@ -370,7 +365,7 @@ static int fifo_push(fr_fifo *q, const float *frames, size_t n, size_t fsz) {
   return 0;
 }
 
-static void fifo_pop(fr_fifo *q, size_t n, size_t fsz) {
+void fr_fifo_pop(fr_fifo *q, size_t n, size_t fsz) {
   if (q->n > n)
     memmove(q->data, q->data + n * fsz, (q->n - n) * fsz * sizeof(float));
   q->n -= n;
@@ -395,7 +390,7 @@ vox_status fr_unet_process(fr_unet_state *s, const float *in, size_t n, int fina
     if (i <= 5) {
       fr_fifo *q = &s->skip[i];
       size_t first = q->n;
-      if (fifo_push(q, s->enc_out[i], m, fo_sz))
+      if (fr_fifo_push(q, s->enc_out[i], m, fo_sz))
         return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory (FRCRN skip %d)", i);
       se_apply(s, &u->se_enc[i], SE_SKIP + i, q->data + first * fo_sz, m, cv->fout);
     }
@@ -429,7 +424,7 @@ vox_status fr_unet_process(fr_unet_state *s, const float *in, size_t n, int fina
         memcpy(dst, s->dec_out[i] + t * 2 * half + (size_t)p * half, half * sizeof(float));
         memcpy(dst + half, q->data + t * 2 * half + (size_t)p * half, half * sizeof(float));
       }
-    fifo_pop(q, m, 2 * half);
+    fr_fifo_pop(q, m, 2 * half);
     cur = s->cat;
     cur_n = m;
   }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "harness_check.h"
+#include "../tools/rss.h"
 
 
 static float *samples;
@@ -71,18 +72,6 @@ drain_bus (GstBus * bus, GString * finals, GstClockTime * first_start)
     gst_message_unref (msg);
   }
   return n;
-}
-
-static long
-rss_kb (void)
-{
-  long pages = 0, rss = 0;
-  FILE *f = fopen ("/proc/self/statm", "r");
-  if (f && fscanf (f, "%ld %ld", &pages, &rss) != 2)
-    rss = 0;
-  if (f)
-    fclose (f);
-  return rss * 4;
 }
 
 typedef struct

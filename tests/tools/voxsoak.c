@@ -19,6 +19,8 @@
 
 #include "voxpipe/voxpipe.h"
 
+#include "rss.h"
+
 #define PUSH 1600
 #define MAX_THREADS 64
 
@@ -31,16 +33,6 @@ typedef struct job {
   char first[4096];
   int failed;
 } job;
-
-static long rss_kb(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  long pages = 0, rss = 0;
-  if (f && fscanf(f, "%ld %ld", &pages, &rss) != 2)
-    rss = 0;
-  if (f)
-    fclose(f);
-  return rss * 4;
-}
 
 static void *run(void *arg) {
   job *j = arg;
