@@ -88,8 +88,10 @@ awk '
   /^RESULT ort_model/ { key = kv["model"] " " (kv["T"] + 1); orr[key] = kv["rtf"] }
   /^RESULT voxpipe_stream/ {
     if (kv["chunk"] == 0) whole[kv["model"]] = kv["median_ms"]
-    else if (whole[kv["model"]]) printf "streaming %s, chunks of %d frames (%d ms): RTF %s, compute %.2fx whole-input\n",
-      kv["model"], kv["chunk"], kv["chunk"] * 10, kv["rtf"], kv["median_ms"] / whole[kv["model"]]
+    else if (whole[kv["model"]])
+      printf "streaming %s, chunks of %d frames (%d ms): RTF %s, compute %.2fx whole-input, %.2f ms per chunk (worst %.2f)\n",
+        kv["model"], kv["chunk"], kv["chunk"] * 10, kv["rtf"], kv["median_ms"] / whole[kv["model"]], kv["chunk_mean_ms"],
+        kv["chunk_worst_ms"]
   }
   END {
     if (ta) printf "features: voxpipe %.0fx real time, torchaudio %.0fx: ratio %.2f\n", vf, ta, vf / ta
