@@ -335,8 +335,7 @@ static int run_live(int argc, char **argv, cli_decoder *dec) {
   out_state o = {stdout, !strcmp(format, "json"), isatty(STDOUT_FILENO), 0, 0};
   size_t block = (size_t)info->sample_rate_hz / 10 + 512; /* 100 ms + resampler slack */
   float *buf = malloc(block * sizeof *buf);
-  double t0 = now_s(), fed = 0, compute = 0, worst = 0;
-  long blocks = 0;
+  double t0 = now_s(), fed = 0;
   int rc = 0;
   while (buf && !interrupted) {
     size_t got = 0;
@@ -355,16 +354,11 @@ static int run_live(int argc, char **argv, cli_decoder *dec) {
     }
     if (got == 0 && src.file)
       break;
-    double c0 = now_s();
     if (vox_asr_stream_accept(s, buf, got, &err)) {
       cli_error("live", &err);
       rc = 1;
       break;
     }
-    double dc = now_s() - c0;
-    compute += dc;
-    worst = dc > worst ? dc : worst;
-    blocks++;
     fed += (double)got / info->sample_rate_hz;
     update(&o, s, endpoint_ms / 1000.0, partials, 0);
     if (realtime && src.file) {
@@ -378,8 +372,14 @@ static int run_live(int argc, char **argv, cli_decoder *dec) {
     rc = 1;
   }
   update(&o, s, endpoint_ms / 1000.0, partials, 1);
-  fprintf(stderr, "voxpipe live: %.1f s of audio recognised; compute per block mean %.2f ms, worst %.2f ms (RTF %.4f)\n",
-          fed, blocks ? 1000 * compute / blocks : 0.0, 1000 * worst, fed > 0 ? compute / fed : 0.0);
+  vox_asr_stats st;
+  vox_asr_stream_stats(s, &st);
+  size_t n = st.accept_calls;
+  fprintf(stderr,
+          "voxpipe live: %.1f s of audio recognised in %zu blocks; compute per block mean %.2f ms, worst %.2f ms, "
+          "final flush %.2f ms (RTF %.4f)\n",
+          st.audio_s, n, n ? 1000 * st.accept_s / (double)n : 0.0, 1000 * st.worst_accept_s, 1000 * st.finish_s,
+          st.audio_s > 0 ? (st.accept_s + st.finish_s) / st.audio_s : 0.0);
   free(buf);
   close_source(&src);
   vox_asr_stream_free(s);

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define BLOCK_SAMPLES 8000
 
@@ -18,6 +19,7 @@ struct vox_asr_stream {
   size_t fcap, lcap;
   int has_norm, finished;
   size_t n_samples; /* accepted since the last reset */
+  vox_asr_stats stats;
   /* buffered mode (all in feature frames; 0 chunk = off) */
   size_t chunk, ctx;          /* chunk length, left/right context */
   float *win, *tmp, *wlog;    /* feature window [nf][wcap], normalised copy, window log-probs */
@@ -56,6 +58,7 @@ void vox_asr_stream_reset(vox_asr_stream *s) {
     vox_ctc_decoder_reset(s->ctc);
   s->finished = 0;
   s->n_samples = 0;
+  memset(&s->stats, 0, sizeof s->stats);
   s->wlen = 0;
   s->wbase = s->fed = s->next_chunk = 0;
 }
@@ -235,7 +238,18 @@ static vox_status run_model(vox_asr_stream *s, size_t nf, int final, vox_error *
   return decode(s, s->lbuf, s->lcap, no, err);
 }
 
-vox_status vox_asr_stream_accept(vox_asr_stream *s, const float *x, size_t n, vox_error *err) {
+static double mono_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void vox_asr_stream_stats(const vox_asr_stream *s, vox_asr_stats *out) {
+  *out = s->stats;
+  out->audio_s = (double)s->n_samples / s->info->sample_rate_hz;
+}
+
+static vox_status accept_samples(vox_asr_stream *s, const float *x, size_t n, vox_error *err) {
   if (s->finished)
     return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT, "stream already finished: reset it first");
   s->n_samples += n;
@@ -252,7 +266,17 @@ vox_status vox_asr_stream_accept(vox_asr_stream *s, const float *x, size_t n, vo
   return VOX_OK;
 }
 
-vox_status vox_asr_stream_finish(vox_asr_stream *s, vox_error *err) {
+vox_status vox_asr_stream_accept(vox_asr_stream *s, const float *x, size_t n, vox_error *err) {
+  double t0 = mono_s();
+  vox_status st = accept_samples(s, x, n, err);
+  double dt = mono_s() - t0;
+  s->stats.accept_calls++;
+  s->stats.accept_s += dt;
+  s->stats.worst_accept_s = dt > s->stats.worst_accept_s ? dt : s->stats.worst_accept_s;
+  return st;
+}
+
+static vox_status finish_stream(vox_asr_stream *s, vox_error *err) {
   if (s->finished)
     return VOX_OK;
   s->finished = 1;
@@ -264,6 +288,13 @@ vox_status vox_asr_stream_finish(vox_asr_stream *s, vox_error *err) {
     st = run_model(s, nf, 1, err);
   if (st == VOX_OK && s->beam)
     vox_ctc_beam_finish(s->beam);
+  return st;
+}
+
+vox_status vox_asr_stream_finish(vox_asr_stream *s, vox_error *err) {
+  double t0 = mono_s();
+  vox_status st = finish_stream(s, err);
+  s->stats.finish_s += mono_s() - t0;
   return st;
 }
 

@@ -4,6 +4,7 @@ bad input (missing/corrupt audio, wrong model kind, vocabulary mismatch, not a m
 audio, a 10-hour file in bounded memory, and the bundled model on the bundled sample."""
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -213,6 +214,13 @@ T.check(p.returncode == 0 and finals and " ".join(finals) == offline and
         all(r["words"] and r["start"] <= r["words"][0]["start"] for r in lines),
         "live --input FILE: %d finals (+%d partials) joined equal the offline transcript, no memory errors" %
         (len(finals), len(lines) - len(finals)))
+# the compute the stream measured (vox_asr_stream_stats): one accept per 100 ms block of the 5.3 s sample
+m = re.search(r"([0-9.]+) s of audio recognised in (\d+) blocks; compute per block mean ([0-9.]+) ms, worst ([0-9.]+) "
+              r"ms, final flush ([0-9.]+) ms \(RTF ([0-9.]+)\)", p.stderr)
+T.check(m is not None and abs(float(m.group(1)) - 5.3) < 0.05 and int(m.group(2)) == 53 and
+        0 < float(m.group(3)) <= float(m.group(4)) and float(m.group(5)) > 0 and float(m.group(6)) > 0,
+        "live reports the stream's measured compute: audio, blocks, mean/worst per block, flush, RTF (%s)" %
+        (m.group(0) if m else p.stderr.strip()[-200:]))
 p = subprocess.run([T.libtool_exec(VP), "live", "-m", stream_nemo, "-i", "-", "--no-partials"], input=open(SAMPLE, "rb").read(),
                    capture_output=True, env=dict(T.env(), LD_LIBRARY_PATH=os.path.join(T.BUILDDIR, "core", ".libs")))
 T.check(p.returncode == 0 and " ".join(p.stdout.decode().split()) == offline, "live --input - (stdin) gives the same words")

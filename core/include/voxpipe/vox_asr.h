@@ -78,6 +78,19 @@ VOX_API size_t vox_asr_stream_nbest(vox_asr_stream *s, size_t k, vox_transcript 
 /* Algorithmic latency in seconds: the model's look-ahead, or the buffered-mode delay. */
 VOX_API double vox_asr_stream_latency_s(const vox_asr_stream *s);
 
+/* The compute a stream spent since its last reset (features, model and decoding), measured with
+ * the monotonic clock around each call: with the algorithmic latency above, what a live caller
+ * waits for its words. */
+typedef struct vox_asr_stats {
+  double audio_s;      /* audio accepted, seconds */
+  size_t accept_calls; /* vox_asr_stream_accept calls */
+  double accept_s;     /* their total time, seconds */
+  double worst_accept_s; /* the longest one */
+  double finish_s;     /* vox_asr_stream_finish (flushes the look-ahead), seconds */
+} vox_asr_stats;
+
+VOX_API void vox_asr_stream_stats(const vox_asr_stream *s, vox_asr_stats *out);
+
 /* Resets the stream and recognises a whole file (any format vox_audio reads). Unless buffered mode
  * was asked for, per_feature models get exact whole-file statistics (two passes). */
 VOX_API vox_status vox_asr_stream_transcribe_file(vox_asr_stream *s, const char *path,
