@@ -97,6 +97,14 @@ static int run_whole_input(vox_model_stream *ms, float *x, size_t n, float *y, v
 }
 
 static int resample(double from, double to, const float *in, size_t n, float **out, size_t *n_out, vox_error *err) {
+  if (from == to) { /* untouched: libsamplerate at ratio 1 still filters */
+    *out = malloc((n ? n : 1) * sizeof(float));
+    if (!*out)
+      return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory"), -1;
+    memcpy(*out, in, n * sizeof(float));
+    *n_out = n;
+    return 0;
+  }
   vox_resampler *rs = NULL;
   if (vox_resampler_new(from, to, &rs, err) != VOX_OK)
     return -1;
@@ -130,10 +138,11 @@ static int resample(double from, double to, const float *in, size_t n, float **o
   return 0;
 }
 
-/* Whole-input models: every channel read into memory, enhanced as one piece, written at once
- * (results and failures as denoise_stream's). */
-static int denoise_whole(SNDFILE *in, SNDFILE *out, int ch, vox_model *model, double file_rate, double model_rate,
-                         size_t *frames_read, const char **msg, vox_error *err) {
+/* Every channel read into memory, enhanced one after the other with one model stream, written at
+ * once (results and failures as denoise_stream's): for whole-input models, and for more channels
+ * than streaming keeps model streams for. */
+static int denoise_whole(SNDFILE *in, SNDFILE *out, int ch, vox_model *model, int full_context, double file_rate,
+                         double model_rate, size_t *frames_read, const char **msg, vox_error *err) {
   size_t frames = 0, cap = 1 << 16;
   float *all = malloc(cap * (size_t)ch * sizeof(float)), *chan = NULL, *res = NULL, *enh = NULL, *back = NULL;
   for (sf_count_t k; all && (k = sf_readf_float(in, all + frames * ch, (sf_count_t)(cap - frames))) > 0;) {
@@ -174,7 +183,8 @@ static int denoise_whole(SNDFILE *in, SNDFILE *out, int ch, vox_model *model, do
       vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
       goto done;
     }
-    if (run_whole_input(ms, res, nr, enh, err) || resample(model_rate, file_rate, enh, nr, &back, &nb, err))
+    if ((full_context ? run_whole_input(ms, res, nr, enh, err) : run_model(ms, res, nr, enh, err)) ||
+        resample(model_rate, file_rate, enh, nr, &back, &nb, err))
       goto done;
     for (size_t t = 0; t < frames; t++)
       all[t * ch + c] = t < nb ? back[t] : 0.0f;
@@ -208,6 +218,7 @@ typedef struct chain {
 } chain;
 
 #define BLOCK_FRAMES 4096
+#define MAX_STREAMED_CHANNELS 8
 
 static void chain_free(chain *c) {
   vox_resampler_free(c->down);
@@ -404,10 +415,12 @@ int cmd_denoise(int argc, char **argv) {
   }
   size_t frames = 0;
   const char *msg[2] = {NULL, NULL}; /* a problem of the input, of the output */
-  if ((mi->full_context ? denoise_whole(in, out, si.channels, model, si.samplerate, mi->sample_rate_hz, &frames,
-                                        msg, &err)
-                        : denoise_stream(in, out, si.channels, model, si.samplerate, mi->sample_rate_hz, &frames,
-                                         msg, &err))) {
+  /* a model stream per channel costs megabytes (11 MB for the bundled FRCRN): beyond a few
+   * channels memory would grow with the channel count instead of the file's length */
+  int whole = mi->full_context || si.channels > MAX_STREAMED_CHANNELS;
+  if (whole ? denoise_whole(in, out, si.channels, model, mi->full_context, si.samplerate, mi->sample_rate_hz, &frames,
+                            msg, &err)
+            : denoise_stream(in, out, si.channels, model, si.samplerate, mi->sample_rate_hz, &frames, msg, &err)) {
     if (msg[0] || msg[1])
       fail(msg[0] ? msg[0] : msg[1], msg[0] ? files[0] : files[1]);
     else
