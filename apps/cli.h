@@ -29,6 +29,9 @@ vox_model *cli_load_model(const char *cmd, const char *path, const char *kind, i
 int cli_classify_window(vox_model_stream *ms, const float *buf, size_t bstride, size_t n, int nf, float *win,
                         size_t window, int classes, float *probs, vox_error *err);
 
+/* Monotonic clock, seconds (for elapsed times only). */
+double cli_now_s(void);
+
 /* Prints "voxpipe <cmd>: <message>" to stderr. */
 void cli_error(const char *cmd, const vox_error *err);
 /* Flushes f; on a write error (full disk, closed pipe) says so for `voxpipe cmd` and returns 1. */

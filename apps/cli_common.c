@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -12,6 +13,12 @@
 #ifndef VOX_DATA_DIR
 #define VOX_DATA_DIR "/usr/local/share/voxpipe"
 #endif
+
+double cli_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 const char *cli_default_model(const char *kind) {
   static char path[4096];

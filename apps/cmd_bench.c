@@ -7,15 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -52,10 +45,10 @@ static double sgemm_gflops(int M, int N, int K) {
     b[i] = (float)(i % 5) * 0.1f;
   double t[7];
   for (int r = 0; r < 7; r++) {
-    double t0 = now_s();
+    double t0 = cli_now_s();
     for (int k = 0; k < 10; k++)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
-    t[r] = (now_s() - t0) / 10;
+    t[r] = (cli_now_s() - t0) / 10;
   }
   free(a);
   free(b);
@@ -113,9 +106,9 @@ int cmd_bench(int argc, char **argv) {
   double *times = malloc(sizeof(double) * (size_t)repeat);
   for (int r = 0; r < repeat; r++) {
     vox_features_reset(f);
-    double t0 = now_s();
+    double t0 = cli_now_s();
     vox_features_process(f, audio, n, 1, feats, cap, cap, &nf, &err);
-    times[r] = now_s() - t0;
+    times[r] = cli_now_s() - t0;
   }
   double feat_s = median(times, repeat);
   printf("features: %.1f s of audio in %.1f ms: %.0fx real time\n", seconds, feat_s * 1e3, seconds / feat_s);
@@ -145,17 +138,17 @@ int cmd_bench(int argc, char **argv) {
   for (int r = 0; r <= repeat; r++) { /* run 0 warms up */
     vox_model_stream_reset(ms);
     total_out = 0;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     for (size_t t = 0; t < T; t += step) {
       size_t k = T - t < step ? T - t : step, no;
       for (int c = 0; c < F; c++)
         memcpy(in + (size_t)c * step, feats + (size_t)c * cap + t, k * sizeof(float));
-      double c0 = now_s();
+      double c0 = cli_now_s();
       if (vox_model_stream_process(ms, in, step, k, t + k >= T, out, ocap, ocap, &no, &err)) {
         cli_error("bench", &err);
         return 1;
       }
-      double dc = now_s() - c0;
+      double dc = cli_now_s() - c0;
       if (r && t + k < T) {
         worst_chunk = dc > worst_chunk ? dc : worst_chunk;
         sum_chunk += dc;
@@ -164,7 +157,7 @@ int cmd_bench(int argc, char **argv) {
       total_out += no;
     }
     if (r)
-      times[r - 1] = now_s() - t0;
+      times[r - 1] = cli_now_s() - t0;
   }
   double model_s = median(times, repeat);
   double gflop = 2.0 * info->macs_per_output_frame * (double)total_out / 1e9;

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -97,14 +96,6 @@ static int run_whole_input(vox_model_stream *ms, float *x, size_t n, float *y, v
 }
 
 static int resample(double from, double to, const float *in, size_t n, float **out, size_t *n_out, vox_error *err) {
-  if (from == to) { /* untouched: libsamplerate at ratio 1 still filters */
-    *out = malloc((n ? n : 1) * sizeof(float));
-    if (!*out)
-      return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory"), -1;
-    memcpy(*out, in, n * sizeof(float));
-    *n_out = n;
-    return 0;
-  }
   vox_resampler *rs = NULL;
   if (vox_resampler_new(from, to, &rs, err) != VOX_OK)
     return -1;
@@ -231,12 +222,11 @@ static void chain_free(chain *c) {
 
 static int chain_init(chain *c, vox_model *model, double file_rate, double model_rate, vox_error *err) {
   memset(c, 0, sizeof *c);
-  /* at the model's rate the samples go in and come out untouched (no resampler ripple) */
-  if ((file_rate != model_rate && (vox_resampler_new(file_rate, model_rate, &c->down, err) != VOX_OK ||
-                                   vox_resampler_new(model_rate, file_rate, &c->up, err) != VOX_OK)) ||
+  if (vox_resampler_new(file_rate, model_rate, &c->down, err) != VOX_OK ||
+      vox_resampler_new(model_rate, file_rate, &c->up, err) != VOX_OK ||
       vox_model_stream_new(model, &c->ms, err) != VOX_OK)
     return -1;
-  c->a_cap = (c->down ? vox_resampler_max_output(c->down, BLOCK_FRAMES) : BLOCK_FRAMES) + 16;
+  c->a_cap = vox_resampler_max_output(c->down, BLOCK_FRAMES) + 16;
   c->a = malloc(c->a_cap * sizeof(float));
   return c->a ? 0 : (vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory"), -1);
 }
@@ -254,18 +244,10 @@ static int reserve(float **p, size_t *cap, size_t need, vox_error *err) {
   return 0;
 }
 
-/* Resamples all of in[0, n) (and the filter's tail when final) into out, at most cap samples; copies
- * when rs is NULL. */
+/* Resamples all of in[0, n) (and the filter's tail when final) into out, at most cap samples. */
 static int resample_block(vox_resampler *rs, const float *in, size_t n, int final, float *out, size_t cap,
                           size_t *n_out, vox_error *err) {
   size_t used = 0, got = 0;
-  if (!rs) {
-    if (n > cap)
-      return vox_error_set(err, VOX_ERR_NO_MEMORY, "block of %zu samples over %zu", n, cap), -1;
-    memcpy(out, in, n * sizeof(float));
-    *n_out = n;
-    return 0;
-  }
   if (vox_resampler_process(rs, in, n, &used, out, cap, &got, final, err) != VOX_OK)
     return -1;
   *n_out = got;
@@ -281,7 +263,7 @@ static int chain_push(chain *c, const float *x, size_t stride, size_t n, int fin
   if (resample_block(c->down, in, n, final, c->a, c->a_cap, &na, err) ||
       reserve(&c->b, &c->b_cap, vox_model_stream_max_output(c->ms, na), err) ||
       vox_model_stream_process(c->ms, c->a, 1, na, final, c->b, 1, c->b_cap, &nb, err) != VOX_OK ||
-      reserve(&c->q, &c->q_cap, c->q_len + (c->up ? vox_resampler_max_output(c->up, nb) : nb) + 16, err) ||
+      reserve(&c->q, &c->q_cap, c->q_len + vox_resampler_max_output(c->up, nb) + 16, err) ||
       resample_block(c->up, c->b, nb, final, c->q + c->q_len, c->q_cap - c->q_len, &nq, err))
     return -1;
   c->q_len += nq;
@@ -312,7 +294,9 @@ static int denoise_stream(SNDFILE *in, SNDFILE *out, int ch, vox_model *model, d
       rc = chain_push(&cs[c], blk + c, (size_t)ch, (size_t)k, final, err);
     /* every channel has the same rates, model and input, so the same count ready; frames past
      * what was read (resampler rounding) are dropped, missing ones at the end are silence */
-    size_t ready = cs[0].q_len, todo = final ? read - written : ready < read - written ? ready : read - written;
+    size_t todo = read - written;
+    if (!final && cs[0].q_len < todo)
+      todo = cs[0].q_len;
     for (size_t done = 0; rc == 0 && done < todo;) {
       size_t m = todo - done < BLOCK_FRAMES ? todo - done : BLOCK_FRAMES;
       for (int c = 0; c < ch; c++)

@@ -27,12 +27,6 @@ static void on_sigint(int sig) {
   interrupted = 1;
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 typedef struct out_state {
   FILE *f;
   int json, tty;
@@ -335,7 +329,7 @@ static int run_live(int argc, char **argv, cli_decoder *dec) {
   out_state o = {stdout, !strcmp(format, "json"), isatty(STDOUT_FILENO), 0, 0};
   size_t block = (size_t)info->sample_rate_hz / 10 + 512; /* 100 ms + resampler slack */
   float *buf = malloc(block * sizeof *buf);
-  double t0 = now_s(), fed = 0;
+  double t0 = cli_now_s(), fed = 0;
   int rc = 0;
   while (buf && !interrupted) {
     size_t got = 0;
@@ -362,7 +356,7 @@ static int run_live(int argc, char **argv, cli_decoder *dec) {
     fed += (double)got / info->sample_rate_hz;
     update(&o, s, endpoint_ms / 1000.0, partials, 0);
     if (realtime && src.file) {
-      double ahead = fed - (now_s() - t0);
+      double ahead = fed - (cli_now_s() - t0);
       if (ahead > 0)
         nanosleep(&(struct timespec){(time_t)ahead, (long)((ahead - (time_t)ahead) * 1e9)}, NULL);
     }

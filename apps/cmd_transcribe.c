@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -29,12 +28,6 @@ static void usage(FILE *f) {
           cli_default_model("asr"), CLI_DECODER_HELP);
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void progress(void *user, double fraction) {
   const char *name = user;
   int width = 30, fill = (int)(fraction * width);
@@ -59,11 +52,11 @@ typedef struct job {
 /* Transcribes one file; in manifest mode `ref` is the manifest's text (or NULL). */
 static int one(job *j, const char *path, const char *ref, int manifest) {
   vox_error err = {0};
-  double t0 = now_s();
+  double t0 = cli_now_s();
   cli_joined joined = {0};
   vox_status st = j->vad ? (cli_transcribe_segments(j->vad, j->asr, j->rate, path, &joined, &err) ? err.code : VOX_OK)
                          : vox_asr_stream_transcribe_file(j->asr, path, NULL, &err);
-  double dt = now_s() - t0;
+  double dt = cli_now_s() - t0;
   if (st != VOX_OK) {
     cli_error("transcribe", &err);
     if (manifest) {

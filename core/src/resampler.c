@@ -1,12 +1,15 @@
-/* resampler.c - libsamplerate's streaming converter behind a vox_ handle. */
+/* resampler.c - libsamplerate's streaming converter behind a vox_ handle. At equal rates the
+ * samples are copied: libsamplerate's sinc filter at ratio 1 still changes them (by up to 0.04 on
+ * speech), and callers at the model's own rate expect their audio untouched. */
 #include "voxpipe/vox_audio.h"
 
 #include <math.h>
 #include <samplerate.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct vox_resampler {
-  SRC_STATE *src;
+  SRC_STATE *src; /* NULL at equal rates */
   double ratio;
 };
 
@@ -18,13 +21,17 @@ vox_status vox_resampler_new(double in_rate_hz, double out_rate_hz, vox_resample
   vox_resampler *rs = calloc(1, sizeof *rs);
   if (!rs)
     return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+  rs->ratio = out_rate_hz / in_rate_hz;
+  if (in_rate_hz == out_rate_hz) {
+    *out = rs;
+    return VOX_OK;
+  }
   int e = 0;
   rs->src = src_new(SRC_SINC_MEDIUM_QUALITY, 1, &e);
   if (!rs->src) {
     free(rs);
     return vox_error_set(err, VOX_ERR_NO_MEMORY, "libsamplerate: %s", src_strerror(e));
   }
-  rs->ratio = out_rate_hz / in_rate_hz;
   *out = rs;
   return VOX_OK;
 }
@@ -36,7 +43,10 @@ void vox_resampler_free(vox_resampler *rs) {
   free(rs);
 }
 
-void vox_resampler_reset(vox_resampler *rs) { src_reset(rs->src); }
+void vox_resampler_reset(vox_resampler *rs) {
+  if (rs->src)
+    src_reset(rs->src);
+}
 
 size_t vox_resampler_max_output(const vox_resampler *rs, size_t n_in) {
   return (size_t)ceil((double)n_in * rs->ratio) + 256;
@@ -44,6 +54,13 @@ size_t vox_resampler_max_output(const vox_resampler *rs, size_t n_in) {
 
 vox_status vox_resampler_process(vox_resampler *rs, const float *in, size_t n_in, size_t *in_used, float *out,
                                  size_t out_cap, size_t *n_out, int end_of_input, vox_error *err) {
+  if (!rs->src) {
+    size_t n = n_in < out_cap ? n_in : out_cap;
+    if (n)
+      memcpy(out, in, n * sizeof(float));
+    *in_used = *n_out = n;
+    return VOX_OK;
+  }
   SRC_DATA d = {0};
   d.data_in = in;
   d.input_frames = (long)n_in;

@@ -2,7 +2,7 @@
 """Trains voxpipe's default FRCRN speech enhancement model (streamable: cumulative SE pooling).
 
   /usr/bin/python3 models/frcrn/train.py --corpus DIR --work DIR --out share/models/frcrn-se-16k
-        [--width 16] [--hours H] [--threads N]
+        [--width 16] [--hours H] [--threads N] [--init MODEL_DIR]
 
 Clean speech: --utterances of the corpus recipe's TTS training utterances plus every real
 train-speech recording in it (resampled to 16 kHz). Noise:
@@ -11,6 +11,8 @@ noise (models/common/augment.py), mixed at -5..15 dB SNR with a random level; so
 reverberant speech stays the target (the model removes noise, not the room). Loss: negative
 SI-SNR of the enhanced waveform, the time-domain half of FRCRN's own loss. Resumes from
 WORK/last.pt; every --save-minutes writes it and the ModelScope-layout model directory --out.
+Without WORK/last.pt, --init starts from the weights of a model directory (the bundled one: a
+later session continues training where the shipped weights are, with a fresh optimizer).
 """
 import argparse
 import json
@@ -28,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "common"))
 sys.path.insert(0, HERE)
 import augment  # noqa: E402
-from frcrn import FRCRN, save_modelscope  # noqa: E402
+from frcrn import FRCRN, load_modelscope, save_modelscope  # noqa: E402
 
 SEG = 640 + 320 * 98  # 2 s: a whole number of STFT hops
 
@@ -86,6 +88,7 @@ def main():
     ap.add_argument("--utterances", type=int, default=4000)
     ap.add_argument("--save-minutes", type=float, default=5)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--init", help="model directory to start from when WORK has no checkpoint")
     ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "..", "shared"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -110,6 +113,12 @@ def main():
         opt.load_state_dict(ck["opt"])
         step = ck["step"]
         print("resumed at step %d" % step, flush=True)
+    elif a.init:
+        init = load_modelscope(a.init)
+        if init.configuration() != model.configuration():
+            sys.exit("--init %s: its configuration differs from --width %d" % (a.init, a.width))
+        model.load_state_dict(init.state_dict())
+        print("starting from the weights of %s" % a.init, flush=True)
     print("parameters: %d" % sum(p.numel() for p in model.parameters()), flush=True)
 
     def save():

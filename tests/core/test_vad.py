@@ -103,7 +103,8 @@ for params in (("0.9", "0.8", "0", "0", "0", "0"), ("0.7", "0.5", "0.1", "0.2", 
                  "--no-filter-speech-first", os.path.join(d, "sig.wav")]).stdout.split()
     want = [float(v) for v in off]
     for chunk in ("160", "1600", "100000"):
-        run = T.run_checked if chunk == "1600" else (lambda a: T.run(a, check=False))
+        # one run under valgrind: it takes minutes there (a model run per 10 ms window)
+        run = T.run_checked if chunk == "1600" and params[0] == "0.7" else (lambda a: T.run(a, check=False))
         p = run([T.TOOL, "vad-stream", vad_model, os.path.join(d, "sig.f32"), chunk] + list(params))
         ev = [line.split() for line in p.stdout.splitlines()]
         got = []

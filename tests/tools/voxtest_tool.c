@@ -57,6 +57,17 @@ static float *read_f32(const char *path, size_t *n) {
   return b;
 }
 
+/* Writes n floats to path; 1 (with a message) when it cannot. */
+static int write_f32(const char *path, const float *x, size_t n) {
+  FILE *f = fopen(path, "wb");
+  int bad = !f || fwrite(x, sizeof(float), n, f) != n;
+  if (f && fclose(f))
+    bad = 1;
+  if (bad)
+    fprintf(stderr, "error: cannot write %s\n", path);
+  return bad;
+}
+
 static int fail(const vox_error *e) {
   fprintf(stderr, "error: %s\n", e->message);
   return 1;
@@ -266,11 +277,9 @@ static int cmd_audio(int argc, char **argv) {
   int rate;
   if (vox_audio_read_all(argv[2], &p, &x, &n, &rate, &err))
     return fail(&err);
-  FILE *f = fopen(argv[3], "wb");
-  fwrite(x, sizeof(float), n, f);
-  fclose(f);
+  int rc = write_f32(argv[3], x, n);
   free(x);
-  return 0;
+  return rc;
 }
 
 /* Several streams of one shared model in parallel threads must each give the single-thread result. */
@@ -379,12 +388,10 @@ static int cmd_vad_smooth(int argc, char **argv) {
     free(p);
     return fail(&err);
   }
-  FILE *f = fopen(argv[3], "wb");
-  fwrite(out, sizeof(float), nf, f);
-  fclose(f);
+  int rc = write_f32(argv[3], out, nf);
   free(out);
   free(p);
-  return 0;
+  return rc;
 }
 
 static int cmd_config(int argc, char **argv) {
@@ -635,15 +642,46 @@ static int cmd_enhance(int argc, char **argv) {
     fprintf(stderr, "got %zu samples for %zu\n", got, n);
     rc = 1;
   }
-  FILE *f = rc ? NULL : fopen(argv[4], "wb");
-  if (f) {
-    fwrite(y, sizeof(float), n, f);
-    fclose(f);
-  }
+  if (!rc)
+    rc = write_f32(argv[4], y, n);
   free(x);
   free(y);
   vox_model_stream_free(ms);
   vox_model_free(m);
+  return rc;
+}
+
+/* resample IN.f32 OUT.f32 FROM_HZ TO_HZ BLOCK: streams IN through one vox_resampler in blocks of
+ * BLOCK samples (the last flushes), as the apps and elements do. */
+static int cmd_resample(int argc, char **argv) {
+  if (argc < 7)
+    return 2;
+  vox_error err = {0};
+  size_t n, block = (size_t)atol(argv[6]), total = 0;
+  float *x = read_f32(argv[2], &n);
+  vox_resampler *rs;
+  if (!x || !block || vox_resampler_new(atof(argv[4]), atof(argv[5]), &rs, &err)) {
+    free(x);
+    return x && block ? fail(&err) : 2;
+  }
+  size_t cap = vox_resampler_max_output(rs, n);
+  float *y = malloc((cap + 1) * sizeof(float));
+  int rc = y ? 0 : 1;
+  for (size_t off = 0; rc == 0 && off < n + 1;) {
+    size_t m = n - off < block ? n - off : block, used = 0, got = 0;
+    int final = off + m == n;
+    if (vox_resampler_process(rs, x + off, m, &used, y + total, cap - total, &got, final, &err))
+      rc = fail(&err);
+    total += got;
+    off += used;
+    if (final && used == m)
+      break;
+  }
+  if (!rc)
+    rc = write_f32(argv[3], y, total);
+  vox_resampler_free(rs);
+  free(x);
+  free(y);
   return rc;
 }
 
@@ -666,6 +704,8 @@ int main(int argc, char **argv) {
     return cmd_vad_smooth(argc, argv);
   if (!strcmp(argv[1], "parallel"))
     return cmd_parallel(argc, argv);
+  if (!strcmp(argv[1], "resample"))
+    return cmd_resample(argc, argv);
   if (!strcmp(argv[1], "audio"))
     return cmd_audio(argc, argv);
   if (!strcmp(argv[1], "config"))

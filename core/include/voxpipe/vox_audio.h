@@ -57,7 +57,8 @@ VOX_API vox_status vox_audio_read_all(const char *path, const vox_audio_params *
                                       float **samples, size_t *n_samples, int *rate_hz,
                                       vox_error *err);
 
-/* Streaming sample-rate converter, mono float. */
+/* Streaming sample-rate converter, mono float. At equal rates it copies the samples unchanged
+ * (no filter delay, no ripple). */
 typedef struct vox_resampler vox_resampler;
 
 VOX_API vox_status vox_resampler_new(double in_rate_hz, double out_rate_hz, vox_resampler **out,
