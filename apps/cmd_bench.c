@@ -161,10 +161,10 @@ int cmd_bench(int argc, char **argv) {
   }
   double model_s = median(times, repeat);
   double gflop = 2.0 * info->macs_per_output_frame * (double)total_out / 1e9;
-  printf("model: %s\n  %zu frames (%.1f s) -> %zu outputs in %.1f ms (median of %d, %d thread%s, %s): RTF %.5f, "
-         "%.1f GFLOP/s\n",
+  printf("model: %s\n  %zu frames (%.1f s) -> %zu outputs in %.1f ms (median of %d, %d thread%s, %s, %s kernels): "
+         "RTF %.5f, %.1f GFLOP/s\n",
          info->architecture, T, seconds, total_out, model_s * 1e3, repeat, threads, threads > 1 ? "s" : "",
-         chunk ? "streaming" : "whole input", model_s / seconds, gflop / model_s);
+         chunk ? "streaming" : "whole input", vox_kernel_isa(), model_s / seconds, gflop / model_s);
   double chunk_mean = n_chunks ? sum_chunk / (double)n_chunks : 0;
   if (chunk)
     printf("  chunk of %d frames (%.0f ms): compute mean %.3f ms, worst %.3f ms (the last chunk, which flushes the "
@@ -172,8 +172,9 @@ int cmd_bench(int argc, char **argv) {
            chunk, 1000.0 * chunk * info->features.hop_length / info->sample_rate_hz, chunk_mean * 1e3,
            worst_chunk * 1e3);
   printf("RESULT voxpipe_model threads=%d T=%zu chunk=%d median_ms=%.3f rtf=%.6f gflops=%.2f chunk_mean_ms=%.4f "
-         "chunk_worst_ms=%.4f\n",
-         threads, T, chunk, model_s * 1e3, model_s / seconds, gflop / model_s, chunk_mean * 1e3, worst_chunk * 1e3);
+         "chunk_worst_ms=%.4f isa=%s\n",
+         threads, T, chunk, model_s * 1e3, model_s / seconds, gflop / model_s, chunk_mean * 1e3, worst_chunk * 1e3,
+         vox_kernel_isa());
   double peak = sgemm_gflops(512, 256, 512);
   printf("OpenBLAS sgemm 512x512x256, 1 thread: %.1f GFLOP/s (OPENBLAS_CORETYPE=%s)\n", peak,
          getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "auto");

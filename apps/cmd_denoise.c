@@ -397,6 +397,9 @@ int cmd_denoise(int argc, char **argv) {
     tmp[0] = 0; /* nothing was created */
     goto done;
   }
+  /* enhanced speech can exceed full scale: integer formats clip it (libsndfile's FLAC writer
+   * otherwise refuses the block, with "No Error") */
+  sf_command(out, SFC_SET_CLIPPING, NULL, SF_TRUE);
   size_t frames = 0;
   const char *msg[2] = {NULL, NULL}; /* a problem of the input, of the output */
   /* a model stream per channel costs megabytes (11 MB for the bundled FRCRN): beyond a few

@@ -25,12 +25,12 @@ typedef struct stage {
   int cin, cout, k, stride, dil, padl, padr;
   int separable, direct; /* direct: 1x1, stride 1, no padding: no cache needed */
   float *dw;             /* cin x k */
-  float *w;              /* transposed: cin*k x cout (full) or cin x cout (pointwise) */
-  float *wb, *res_wb;    /* the same weights in the small-N block layout (vox__block_weights) */
+  float *w;              /* while loading: cout x cin*k (full) or cout x cin (pointwise); then NULL */
+  float *wb, *res_wb;    /* the weights in the kernels' block layout (vox__block_weights) */
   float *bias;           /* cout, folded BatchNorm */
   int relu;
   int block, res_push, res_add;
-  float *res_w, *res_b;  /* res_push: block residual 1x1 conv, folded, transposed (cin x res_cout) */
+  float *res_w, *res_b;  /* res_push: block residual 1x1 conv, folded (res_w while loading only) */
   int res_cout;
 } stage;
 
@@ -61,6 +61,8 @@ struct vox_conv_encoder_stream {
   res_queue *rq;
   size_t piece;    /* most frames a stage handles per call */
   float *a, *b[2]; /* scratch: A (max_ck x piece), B ping-pong (max_c x piece) */
+  float *pack;     /* per thread: a packed input panel of the large-N GEMM (pack_floats) */
+  size_t pack_floats;
   vox_pool *pool;
   /* output sink of the current call */
   float *out;
@@ -125,15 +127,6 @@ static vox_status copy_tensor(const vox_checkpoint *ck, const char *name, int nd
 }
 
 /* GEMM weights are kept transposed (K x M): see vox__pointwise. */
-static vox_status transpose_in_place(float **w, int rows, int cols, vox_error *err) {
-  float *t = vox__transpose(*w, rows, cols);
-  if (!t)
-    return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
-  free(*w);
-  *w = t;
-  return VOX_OK;
-}
-
 /* NeMo's padding for a block convolution (jasper.py get_same_padding / get_asymtric_padding). */
 static void block_padding(int k, int dil, int fc, int *l, int *r) {
   if (fc < 0 || k <= fc) {
@@ -251,10 +244,12 @@ static vox_status build_block(vox_conv_encoder *e, const vox_checkpoint *ck, con
     if (!s->bias)
       return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
     int cols = s->separable ? ci : ci * s->k;
-    if ((st = fold_bn(ck, bn, s->cout, s->w, cols, s->bias, err)) || (st = transpose_in_place(&s->w, s->cout, cols, err)))
+    if ((st = fold_bn(ck, bn, s->cout, s->w, cols, s->bias, err)))
       return st;
     if (!(s->wb = vox__block_weights(s->w, cols, s->cout)))
       return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+    free(s->w); /* the kernels read only the blocked copy */
+    s->w = NULL;
     e->params += 2 * (size_t)s->cout;
     s->direct = !s->separable && s->k == 1 && s->stride == 1 && s->padl == 0 && s->padr == 0;
     if (r < c->repeat - 1)
@@ -281,11 +276,12 @@ static vox_status build_block(vox_conv_encoder *e, const vox_checkpoint *ck, con
     if (!s0->res_b)
       return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
     snprintf(bn, sizeof bn, "%s.%d.res.0.1", prefix, bi);
-    if ((st = fold_bn(ck, bn, (int)c->filters, s0->res_w, cin, s0->res_b, err)) ||
-        (st = transpose_in_place(&s0->res_w, (int)c->filters, cin, err)))
+    if ((st = fold_bn(ck, bn, (int)c->filters, s0->res_w, cin, s0->res_b, err)))
       return st;
     if (!(s0->res_wb = vox__block_weights(s0->res_w, cin, (int)c->filters)))
       return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
+    free(s0->res_w);
+    s0->res_w = NULL;
     e->params += (size_t)c->filters * (size_t)cin + 2 * (size_t)c->filters;
     last->res_add = 1;
   }
@@ -401,6 +397,7 @@ void vox_conv_encoder_stream_free(vox_conv_encoder_stream *s) {
   free(s->ss);
   free(s->rq);
   free(s->a);
+  free(s->pack);
   free(s->b[0]);
   free(s->b[1]);
   vox__pool_free(s->pool);
@@ -445,7 +442,9 @@ vox_status vox_conv_encoder_stream_new(const vox_conv_encoder *e, int threads, v
   s->b[0] = malloc(sizeof(float) * (size_t)e->max_c * s->piece);
   s->b[1] = malloc(sizeof(float) * (size_t)e->max_c * s->piece);
   s->pool = vox__pool_new(threads);
-  int ok = s->ss && s->rq && s->a && s->b[0] && s->b[1] && s->pool;
+  s->pack_floats = (size_t)(e->max_ck > e->max_c ? e->max_ck : e->max_c) * VOX_PANEL_N;
+  s->pack = s->pool ? malloc(sizeof(float) * s->pack_floats * (size_t)vox__pool_size(s->pool)) : NULL;
+  int ok = s->ss && s->rq && s->a && s->b[0] && s->b[1] && s->pool && s->pack;
   size_t in_flight[256] = {0};
   for (int i = 0; ok && i < e->n_stages; i++) {
     const stage *g = &e->st[i];
@@ -494,6 +493,8 @@ typedef struct job {
   const float *res;
   size_t res_stride;
   int phase;
+  float *pack; /* the stream's panels: part p uses pack + p * pack_floats */
+  size_t pack_floats;
 } job;
 
 static void split(int total, int part, int parts, int *lo, int *hi) {
@@ -522,12 +523,14 @@ static void job_run(void *ctx, int part, int parts) {
   } else if (j->phase == 1) { /* pointwise GEMM + bias (+ residual) + ReLU, split by output rows */
     split_rows(g->cout, part, parts, &lo, &hi);
     int K = g->separable ? g->cin : g->cin * g->k;
-    vox__pointwise(g->w, g->wb, g->cout, g->bias, K, j->in, j->in_stride, j->out, j->piece, j->n, lo, hi, g->relu && !j->res);
+    vox__pointwise(g->wb, g->bias, K, j->in, j->in_stride, j->out, j->piece, j->n, lo, hi, g->relu && !j->res,
+                   j->pack + (size_t)part * j->pack_floats);
     if (j->res)
       vox__add_relu(j->out, j->piece, j->res, j->res_stride, j->n, lo, hi, g->relu);
   } else { /* residual branch 1x1 conv into the queue */
     split_rows(g->res_cout, part, parts, &lo, &hi);
-    vox__pointwise(g->res_w, g->res_wb, g->res_cout, g->res_b, g->cin, j->in, j->in_stride, j->out, j->res_stride, j->n, lo, hi, 0);
+    vox__pointwise(g->res_wb, g->res_b, g->cin, j->in, j->in_stride, j->out, j->res_stride, j->n, lo, hi, 0,
+                   j->pack + (size_t)part * j->pack_floats);
   }
 }
 
@@ -548,7 +551,7 @@ static void sink(vox_conv_encoder_stream *s, const float *in, size_t in_stride, 
 static void compute(vox_conv_encoder_stream *s, int i, const float *in, size_t in_stride, size_t n) {
   const stage *g = &s->enc->st[i];
   float *out = s->b[i & 1];
-  job j = {s->piece, g, in, in_stride, s->a, out, n, NULL, 0, 0};
+  job j = {s->piece, g, in, in_stride, s->a, out, n, NULL, 0, 0, s->pack, s->pack_floats};
   if (!g->direct) {
     vox__pool_run(s->pool, job_run, &j);
     j.in = s->a;
@@ -623,7 +626,7 @@ static void run_stage(vox_conv_encoder_stream *s, int i, const float *in, size_t
       q->len -= q->head;
       q->head = 0;
     }
-    job j = {s->piece, g, in, in_stride, NULL, q->q + q->len, n, NULL, q->cap, 2};
+    job j = {s->piece, g, in, in_stride, NULL, q->q + q->len, n, NULL, q->cap, 2, s->pack, s->pack_floats};
     vox__pool_run(s->pool, job_run, &j);
     q->len += n;
   }

@@ -1,22 +1,89 @@
 /* conv_kernels.c - depthwise/pointwise convolution loops and a tiny thread pool.
  *
- * Pointwise convolutions are GEMMs through OpenBLAS (called single-threaded: our pool splits
- * rows); depthwise loops are written so GCC vectorises the inner loop over time. */
+ * Pointwise convolutions are GEMMs over weights blocked once at load time, in register tiles
+ * (our pool splits the rows between threads); depthwise loops sum taps in vector registers over
+ * time. */
 #include "conv_kernels.h"
 
-#include <cblas.h>
+#include "voxpipe/vox_model.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Built for AVX-512, AVX2 and baseline x86-64; the loader picks the best the CPU has. */
+/* The multiply-add kernels (depthwise, GEMM tiles) are built four times, for AVX-512, AVX + FMA,
+ * AVX and baseline x86-64, and the best the CPU has is chosen once (vox_kernel_isa), unless
+ * VOXPIPE_ISA names a lower one: to compare them, and for valgrind, which runs each fused
+ * multiply-add through a helper call (7x slower than a multiply and an add). "fma" rather than
+ * GCC's "avx2" target: that one has no FMA (and "arch=haswell" is chosen on Intel CPUs only),
+ * while float kernels need nothing of AVX2 beyond AVX and FMA. The element-wise kernels are
+ * target clones. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VOX_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#define VOX_X86_VARIANTS 1
+#define VOX_MULTIVERSION __attribute__((target_clones("avx512f", "avx", "default")))
 #else
 #define VOX_MULTIVERSION
 #endif
 
-#define DW_BLOCK 32
+enum { ISA_AVX512, ISA_FMA, ISA_AVX, ISA_SSE2, ISA_COUNT };
+static const char *const isa_names[ISA_COUNT] = {"avx512", "fma", "avx", "sse2"};
+
+/* name_v[level]: the builds of a kernel from its always-inline body name_body, whose last argument
+ * says whether to use the 8-float vectors (1) or plain loops for the vectoriser (0: the SSE2
+ * build, where GCC keeps 32-byte vectors in memory and ran 25x slower). */
+#define VOX_EXPAND(...) __VA_ARGS__
+#ifdef VOX_X86_VARIANTS
+#define VOX_ISA_VARIANTS(name, params, args)                                                          \
+  __attribute__((target("avx512f"))) static void name##_avx512 params { name##_body(VOX_EXPAND args, 1); } \
+  __attribute__((target("fma"))) static void name##_fma params { name##_body(VOX_EXPAND args, 1); }        \
+  __attribute__((target("avx"))) static void name##_avx params { name##_body(VOX_EXPAND args, 1); }        \
+  static void name##_sse2 params { name##_body(VOX_EXPAND args, 0); }                                      \
+  static void (*const name##_v[ISA_COUNT]) params = {name##_avx512, name##_fma, name##_avx, name##_sse2};
+#else
+#define VOX_ISA_VARIANTS(name, params, args)                                                          \
+  static void name##_sse2 params { name##_body(VOX_EXPAND args, 0); }                                      \
+  static void (*const name##_v[ISA_COUNT]) params = {name##_sse2, name##_sse2, name##_sse2, name##_sse2};
+#endif
+
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
+static int isa_level = ISA_SSE2; /* written once, by isa_pick */
+
+static void isa_pick(void) {
+  int best = ISA_SSE2;
+#ifdef VOX_X86_VARIANTS
+  __builtin_cpu_init();
+  best = __builtin_cpu_supports("avx512f") ? ISA_AVX512
+         : __builtin_cpu_supports("fma")   ? ISA_FMA
+         : __builtin_cpu_supports("avx")   ? ISA_AVX
+                                           : ISA_SSE2;
+#endif
+  const char *want = getenv("VOXPIPE_ISA");
+  for (int i = best; want && i < ISA_COUNT; i++)
+    if (!strcmp(want, isa_names[i]))
+      best = i;
+  isa_level = best;
+}
+
+static int isa(void) {
+  pthread_once(&isa_once, isa_pick);
+  return isa_level;
+}
+
+const char *vox_kernel_isa(void) { return isa_names[isa()]; }
+
+/* Eight floats in GCC's generic vectors: one AVX register, two SSE ones in the baseline build.
+ * Accumulators are named vectors rather than float arrays, which the vectoriser kept in memory for
+ * some shapes (the GEMM tile ran 3x slower than OpenBLAS). */
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v8f_mem __attribute__((vector_size(32), aligned(4), may_alias));
+
+/* A scalar in every lane. Written out, because `vector * scalar` of 32-byte vectors is done one
+ * element at a time in the SSE2 build (25x slower), while this becomes a broadcast, or a shuffle. */
+#define V8_SPLAT(s) ((v8f){s, s, s, s, s, s, s, s}) /* s: a variable */
+
+/* Outputs per channel of a whole-input depthwise block: 8 vectors of accumulators keep enough
+ * multiply-adds in flight for two FMA pipes (32 outputs, 4 vectors, were latency-bound on AVX2). */
+#define DW_BLOCK 64
 #define DW_SMALL 8
 #define DW_GROUP 4
 
@@ -26,7 +93,25 @@
  * differ at most by rounding (where the compiler fuses a multiply-add in one variant only). */
 static inline __attribute__((always_inline)) void dw_block(const float *x, size_t x_stride, const float *w, int k,
                                                            int stride, int dil, float *y, size_t y_stride, size_t t0,
-                                                           int nc, size_t width) {
+                                                           int nc, size_t width, int vec) {
+  if (vec && stride == 1 && width % 8 == 0) {
+    v8f acc[DW_GROUP][DW_BLOCK / 8] = {{{0}}};
+    for (int j = 0; j < k; j++)
+#pragma GCC unroll 4
+      for (int c = 0; c < nc; c++) {
+        const float ws = w[(size_t)c * (size_t)k + (size_t)j];
+        const v8f wj = V8_SPLAT(ws);
+        const float *xj = x + (size_t)c * x_stride + t0 + (size_t)j * (size_t)dil;
+#pragma GCC unroll 8
+        for (size_t i = 0; i < width / 8; i++)
+          acc[c][i] += wj * *(const v8f_mem *)(xj + 8 * i);
+      }
+    for (int c = 0; c < nc; c++)
+#pragma GCC unroll 8
+      for (size_t i = 0; i < width / 8; i++)
+        *(v8f_mem *)(y + (size_t)c * y_stride + t0 + 8 * i) = acc[c][i];
+    return;
+  }
   float acc[DW_GROUP][DW_BLOCK];
   for (int c = 0; c < nc; c++)
     for (size_t i = 0; i < width; i++)
@@ -48,25 +133,25 @@ static inline __attribute__((always_inline)) void dw_block(const float *x, size_
  * depthwise ran 6x slower per output than offline); DW_GROUP channels keep several in flight. */
 static inline __attribute__((always_inline)) void dw_tail(const float *x, size_t x_stride, const float *w, int k,
                                                           int stride, int dil, float *y, size_t y_stride, size_t t0,
-                                                          size_t n_out, int nc) {
+                                                          size_t n_out, int nc, int vec) {
   for (; t0 + DW_SMALL <= n_out; t0 += DW_SMALL)
-    dw_block(x, x_stride, w, k, stride, dil, y, y_stride, t0, nc, DW_SMALL);
+    dw_block(x, x_stride, w, k, stride, dil, y, y_stride, t0, nc, DW_SMALL, vec);
   if (t0 + DW_SMALL / 2 <= n_out) {
-    dw_block(x, x_stride, w, k, stride, dil, y, y_stride, t0, nc, DW_SMALL / 2);
+    dw_block(x, x_stride, w, k, stride, dil, y, y_stride, t0, nc, DW_SMALL / 2, vec);
     t0 += DW_SMALL / 2;
   }
   if (t0 < n_out)
-    dw_block(x, x_stride, w, k, stride, dil, y, y_stride, t0, nc, n_out - t0);
+    dw_block(x, x_stride, w, k, stride, dil, y, y_stride, t0, nc, n_out - t0, vec);
 }
 
 static inline __attribute__((always_inline)) void dwconv(const float *in, size_t in_stride, const float *w, int k,
                                                          int stride, int dil, float *out, size_t out_stride,
-                                                         size_t n_out, int c0, int c1) {
+                                                         size_t n_out, int c0, int c1, int vec) {
   size_t full = n_out / DW_BLOCK * DW_BLOCK;
   for (int c = c0; c < c1; c++)
     for (size_t t0 = 0; t0 < full; t0 += DW_BLOCK)
       dw_block(in + (size_t)c * in_stride, in_stride, w + (size_t)c * (size_t)k, k, stride, dil,
-               out + (size_t)c * out_stride, out_stride, t0, 1, DW_BLOCK);
+               out + (size_t)c * out_stride, out_stride, t0, 1, DW_BLOCK, vec);
   if (full == n_out)
     return;
   /* A stream's cache rows were last read a chunk ago (out of L2 by now) and each is only a few
@@ -78,125 +163,193 @@ static inline __attribute__((always_inline)) void dwconv(const float *in, size_t
       for (size_t f = 0; f < span; f += 16)
         __builtin_prefetch(in + (size_t)(c + p) * in_stride + full * (size_t)stride + f);
     dw_tail(in + (size_t)c * in_stride, in_stride, w + (size_t)c * (size_t)k, k, stride, dil,
-            out + (size_t)c * out_stride, out_stride, full, n_out, DW_GROUP);
+            out + (size_t)c * out_stride, out_stride, full, n_out, DW_GROUP, vec);
   }
   for (; c < c1; c++)
     dw_tail(in + (size_t)c * in_stride, in_stride, w + (size_t)c * (size_t)k, k, stride, dil,
-            out + (size_t)c * out_stride, out_stride, full, n_out, 1);
+            out + (size_t)c * out_stride, out_stride, full, n_out, 1, vec);
 }
 
-VOX_MULTIVERSION
+static inline __attribute__((always_inline)) void dwconv_body(const float *in, size_t in_stride, const float *w,
+                                                              int k, int stride, int dil, float *out, size_t out_stride,
+                                                              size_t n_out, int c0, int c1, int vec) {
+  if (stride == 1) /* the common case, with contiguous loads */
+    dwconv(in, in_stride, w, k, 1, dil, out, out_stride, n_out, c0, c1, vec);
+  else
+    dwconv(in, in_stride, w, k, stride, dil, out, out_stride, n_out, c0, c1, vec);
+}
+VOX_ISA_VARIANTS(dwconv,
+                 (const float *in, size_t in_stride, const float *w, int k, int stride, int dil, float *out,
+                  size_t out_stride, size_t n_out, int c0, int c1),
+                 (in, in_stride, w, k, stride, dil, out, out_stride, n_out, c0, c1))
+
 void vox__dwconv(const float *in, size_t in_stride, const float *w, int k, int stride, int dil, float *out,
                  size_t out_stride, size_t n_out, int c0, int c1) {
-  if (stride == 1) /* the common case, with contiguous loads */
-    dwconv(in, in_stride, w, k, 1, dil, out, out_stride, n_out, c0, c1);
-  else
-    dwconv(in, in_stride, w, k, stride, dil, out, out_stride, n_out, c0, c1);
+  dwconv_v[isa()](in, in_stride, w, k, stride, dil, out, out_stride, n_out, c0, c1);
 }
 
-/* bias + ReLU epilogue of a GEMM */
-VOX_MULTIVERSION
-static void bias_relu(float *out, size_t out_stride, const float *bias, size_t n, int m0, int m1, int relu) {
-  for (int m = m0; m < m1; m++) {
-    float *restrict y = out + (size_t)m * out_stride;
-    const float b = bias ? bias[m] : 0.0f;
-    if (relu)
-      for (size_t t = 0; t < n; t++) {
-        float v = y[t] + b;
-        y[t] = v > 0.0f ? v : 0.0f;
+#define TILE_V (VOX_SMALL_MB / 8)
+/* Columns of a register tile: VOX_SMALL_MB = 16 rows x 6 columns make 12 accumulators, which with
+ * the 2 weight vectors and a broadcast fit AVX2's 16 registers (32 x 4 spilled there), keep 12
+ * multiply-adds in flight (enough for two FMA pipes of latency 4-5) and load 8 values per 12 FMAs. */
+#define TILE_NT 6
+
+/* a[t][m] = sum_k W[mb + m][k] * x(k, t) over one weight block, m < VOX_SMALL_MB, t < nt, where
+ * x(k, t) = x[k * ks + t]. Summed over k ascending with one multiply-add per term in every path
+ * (tiles of any width, packed or not), so a column's result does not depend on how the columns
+ * were tiled: streamed and whole-input products are bit-identical. */
+static inline __attribute__((always_inline)) void tile_product(const float *restrict wb, int K, const float *x,
+                                                               size_t ks, int nt, float a[][VOX_SMALL_MB], int vec) {
+  if (!vec) {
+    for (int t = 0; t < nt; t++)
+      for (int m = 0; m < VOX_SMALL_MB; m++)
+        a[t][m] = 0.0f;
+    for (int k = 0; k < K; k++) {
+      const float *restrict wk = wb + (size_t)k * VOX_SMALL_MB;
+      const float *xk = x + (size_t)k * ks;
+#pragma GCC unroll 8
+      for (int t = 0; t < nt; t++) {
+        const float v = xk[t];
+        for (int m = 0; m < VOX_SMALL_MB; m++)
+          a[t][m] += wk[m] * v;
       }
-    else if (bias)
-      for (size_t t = 0; t < n; t++)
-        y[t] += b;
+    }
+    return;
   }
+  v8f acc[TILE_NT][TILE_V] = {{{0}}};
+  for (int k = 0; k < K; k++) {
+    v8f w[TILE_V];
+#pragma GCC unroll 4
+    for (int i = 0; i < TILE_V; i++)
+      w[i] = *(const v8f_mem *)(wb + (size_t)k * VOX_SMALL_MB + 8 * i);
+    const float *xk = x + (size_t)k * ks;
+#pragma GCC unroll 8
+    for (int t = 0; t < nt; t++) {
+      const float xs = xk[t];
+      const v8f v = V8_SPLAT(xs);
+#pragma GCC unroll 4
+      for (int i = 0; i < TILE_V; i++)
+        acc[t][i] += w[i] * v;
+    }
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < nt; t++)
+#pragma GCC unroll 4
+    for (int i = 0; i < TILE_V; i++)
+      *(v8f_mem *)(a[t] + 8 * i) = acc[t][i];
 }
-
-/* Columns per register tile of the small-N product. With VOX_SMALL_MB = 32 rows, a tile's
- * 4 x 32 accumulators fit in registers for AVX-512 (8) and AVX2 (16), and each weight load feeds
- * 4 multiply-adds: 2.6x the previous one-column-at-a-time loop on AVX-512, 1.9x on AVX2 (measured
- * with K = M = 256, N = 8). */
-#define SMALL_NT 4
 
 static inline float epilogue(float v, const float *bias, int m, int relu) {
   v += bias ? bias[m] : 0.0f;
   return relu && v < 0.0f ? 0.0f : v;
 }
 
-/* small-N product, bias and ReLU applied as each tile is stored: out[m][t] = sum_k W[m][k] *
- * in[k][t], one block of VOX_SMALL_MB rows at a time, SMALL_NT columns per register tile, weights
- * read sequentially. Summation runs over k ascending in tiles and in the single-column tail alike,
- * so a column's result does not depend on its tile beyond rounding. */
-VOX_MULTIVERSION
-static void small_gemm(const float *WB, int K, const float *bias, int relu, const float *in, size_t in_stride,
-                       size_t n, int m0, int m1, float *out, size_t out_stride) {
+/* Stores columns [0, w) of a tile (rows [0, bw) of block mb) at y[m][t0 + t], bias and ReLU applied. */
+static inline __attribute__((always_inline)) void tile_store(float a[][VOX_SMALL_MB], int bw, size_t w,
+                                                             const float *bias, int mb, int relu, float *y,
+                                                             size_t out_stride, size_t t0) {
+  for (int m = 0; m < bw; m++)
+    for (size_t t = 0; t < w; t++)
+      y[(size_t)m * out_stride + t0 + t] = epilogue(a[t][m], bias, mb + m, relu);
+}
+
+/* One tile of nt columns (a constant once inlined) read straight from the input rows. */
+static inline __attribute__((always_inline)) void direct_tile(const float *wb, int K, const float *in, size_t in_stride,
+                                                              size_t t0, int nt, int bw, const float *bias, int mb,
+                                                              int relu, float *y, size_t out_stride, int vec) {
+  float a[TILE_NT][VOX_SMALL_MB];
+  tile_product(wb, K, in + t0, in_stride, nt, a, vec);
+  tile_store(a, bw, (size_t)nt, bias, mb, relu, y, out_stride, t0);
+}
+
+/* small-N product (streaming chunks), bias and ReLU applied as each tile is stored: out[m][t] =
+ * sum_k W[m][k] * in[k][t], one block of VOX_SMALL_MB rows at a time, tiles of 6, then 4, 2, 1
+ * columns, reading the input where it is. */
+static inline __attribute__((always_inline)) void small_gemm_body(const float *WB, int K, const float *bias,
+                                                                  int relu, const float *in, size_t in_stride,
+                                                                  size_t n, int m0, int m1, float *out,
+                                                                  size_t out_stride, int vec) {
   for (int mb = m0; mb < m1; mb += VOX_SMALL_MB) {
     int bw = m1 - mb < VOX_SMALL_MB ? m1 - mb : VOX_SMALL_MB;
     const float *wb = WB + (size_t)(mb / VOX_SMALL_MB) * (size_t)K * VOX_SMALL_MB;
     float *y = out + (size_t)mb * out_stride;
     size_t t0 = 0;
-    for (; t0 + SMALL_NT <= n; t0 += SMALL_NT) {
-      float a[SMALL_NT][VOX_SMALL_MB] = {{0}};
-      for (int k = 0; k < K; k++) {
-        const float *restrict wk = wb + (size_t)k * VOX_SMALL_MB;
-        const float *xk = in + (size_t)k * in_stride + t0;
-#pragma GCC unroll 4
-        for (int t = 0; t < SMALL_NT; t++) {
-          const float x = xk[t];
-          for (int m = 0; m < VOX_SMALL_MB; m++)
-            a[t][m] += wk[m] * x;
-        }
-      }
-      for (int m = 0; m < bw; m++)
-        for (int t = 0; t < SMALL_NT; t++)
-          y[(size_t)m * out_stride + t0 + (size_t)t] = epilogue(a[t][m], bias, mb + m, relu);
+    for (; t0 + TILE_NT <= n; t0 += TILE_NT)
+      direct_tile(wb, K, in, in_stride, t0, TILE_NT, bw, bias, mb, relu, y, out_stride, vec);
+    if (t0 + 4 <= n) {
+      direct_tile(wb, K, in, in_stride, t0, 4, bw, bias, mb, relu, y, out_stride, vec);
+      t0 += 4;
     }
-    for (; t0 < n; t0++) {
-      float a[VOX_SMALL_MB] = {0};
-      for (int k = 0; k < K; k++) {
-        const float *restrict wk = wb + (size_t)k * VOX_SMALL_MB;
-        const float x = in[(size_t)k * in_stride + t0];
-        for (int m = 0; m < VOX_SMALL_MB; m++)
-          a[m] += wk[m] * x;
+    if (t0 + 2 <= n) {
+      direct_tile(wb, K, in, in_stride, t0, 2, bw, bias, mb, relu, y, out_stride, vec);
+      t0 += 2;
+    }
+    if (t0 < n)
+      direct_tile(wb, K, in, in_stride, t0, 1, bw, bias, mb, relu, y, out_stride, vec);
+  }
+}
+
+/* Large-N product over the same blocked weights. The input is copied VOX_PANEL_N columns at a time
+ * into TILE_NT-wide tiles (k-major, contiguous, the last one zero-padded): unpacked, a tile read 24
+ * bytes from each of K rows a piece apart (often 4 KB: the same L1 set for every row). Each weight
+ * block then serves the whole panel from cache. OpenBLAS instead repacked the weights on every call
+ * (8 % of the whole-input time) and needed a second pass for bias and ReLU. */
+static inline __attribute__((always_inline)) void panel_gemm_body(const float *WB, int K, const float *bias,
+                                                                  int relu, const float *in, size_t in_stride,
+                                                                  size_t n, int m0, int m1, float *out,
+                                                                  size_t out_stride, float *pack, int vec) {
+  for (size_t c0 = 0; c0 < n; c0 += VOX_PANEL_N) {
+    size_t nc = n - c0 < VOX_PANEL_N ? n - c0 : VOX_PANEL_N, tiles = (nc + TILE_NT - 1) / TILE_NT;
+    for (int k = 0; k < K; k++) {
+      const float *src = in + (size_t)k * in_stride + c0;
+      float *dst = pack + (size_t)k * TILE_NT;
+      for (size_t tl = 0; tl < tiles; tl++)
+        for (size_t t = 0; t < TILE_NT; t++)
+          dst[tl * (size_t)K * TILE_NT + t] = tl * TILE_NT + t < nc ? src[tl * TILE_NT + t] : 0.0f;
+    }
+    for (int mb = m0; mb < m1; mb += VOX_SMALL_MB) {
+      int bw = m1 - mb < VOX_SMALL_MB ? m1 - mb : VOX_SMALL_MB;
+      const float *wb = WB + (size_t)(mb / VOX_SMALL_MB) * (size_t)K * VOX_SMALL_MB;
+      float *y = out + (size_t)mb * out_stride;
+      for (size_t tl = 0; tl < tiles; tl++) {
+        float a[TILE_NT][VOX_SMALL_MB];
+        size_t t0 = tl * TILE_NT, w = nc - t0 < TILE_NT ? nc - t0 : TILE_NT;
+        tile_product(wb, K, pack + tl * (size_t)K * TILE_NT, TILE_NT, TILE_NT, a, vec);
+        tile_store(a, bw, w, bias, mb, relu, y, out_stride, c0 + t0);
       }
-      for (int m = 0; m < bw; m++)
-        y[(size_t)m * out_stride + t0] = epilogue(a[m], bias, mb + m, relu);
     }
   }
 }
 
-float *vox__block_weights(const float *WT, int K, int M) {
+VOX_ISA_VARIANTS(small_gemm,
+                 (const float *WB, int K, const float *bias, int relu, const float *in, size_t in_stride, size_t n,
+                  int m0, int m1, float *out, size_t out_stride),
+                 (WB, K, bias, relu, in, in_stride, n, m0, m1, out, out_stride))
+VOX_ISA_VARIANTS(panel_gemm,
+                 (const float *WB, int K, const float *bias, int relu, const float *in, size_t in_stride, size_t n,
+                  int m0, int m1, float *out, size_t out_stride, float *pack),
+                 (WB, K, bias, relu, in, in_stride, n, m0, m1, out, out_stride, pack))
+
+float *vox__block_weights(const float *W, int K, int M) {
   int nb = (M + VOX_SMALL_MB - 1) / VOX_SMALL_MB;
   float *b = calloc((size_t)nb * (size_t)K * VOX_SMALL_MB, sizeof(float));
   if (!b)
     return NULL;
-  for (int k = 0; k < K; k++)
-    for (int m = 0; m < M; m++)
+  for (int m = 0; m < M; m++)
+    for (int k = 0; k < K; k++)
       b[((size_t)(m / VOX_SMALL_MB) * (size_t)K + (size_t)k) * VOX_SMALL_MB + (size_t)(m % VOX_SMALL_MB)] =
-          WT[(size_t)k * (size_t)M + m];
+          W[(size_t)m * (size_t)K + k];
   return b;
 }
 
-void vox__pointwise(const float *WT, const float *WB, int M, const float *bias, int K, const float *in,
-                    size_t in_stride, float *out, size_t out_stride, size_t n, int m0, int m1, int relu) {
+void vox__pointwise(const float *WB, const float *bias, int K, const float *in, size_t in_stride, float *out,
+                    size_t out_stride, size_t n, int m0, int m1, int relu, float *pack) {
   if (m1 <= m0 || n == 0)
     return;
-  if (n <= VOX_SMALL_N && WB) {
-    small_gemm(WB, K, bias, relu, in, in_stride, n, m0, m1, out, out_stride);
-    return;
-  }
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m1 - m0, (int)n, K, 1.0f, WT + m0, M, in, (int)in_stride, 0.0f,
-              out + (size_t)m0 * out_stride, (int)out_stride);
-  bias_relu(out, out_stride, bias, n, m0, m1, relu);
-}
-
-float *vox__transpose(const float *a, int rows, int cols) {
-  float *t = malloc(sizeof(float) * (size_t)rows * (size_t)cols);
-  if (!t)
-    return NULL;
-  for (int r = 0; r < rows; r++)
-    for (int c = 0; c < cols; c++)
-      t[(size_t)c * rows + r] = a[(size_t)r * cols + c];
-  return t;
+  if (n <= VOX_SMALL_N)
+    small_gemm_v[isa()](WB, K, bias, relu, in, in_stride, n, m0, m1, out, out_stride);
+  else
+    panel_gemm_v[isa()](WB, K, bias, relu, in, in_stride, n, m0, m1, out, out_stride, pack);
 }
 
 VOX_MULTIVERSION

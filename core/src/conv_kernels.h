@@ -14,22 +14,24 @@ VOX_HIDDEN void vox__dwconv(const float *in, size_t in_stride, const float *w, i
 /* Pieces of at most this many frames take the small-N path of vox__pointwise. */
 #define VOX_SMALL_N 32
 
-/* out[M x N] = W * in[K x N] (+ bias[m]) (then max(0, .) when relu), rows m in [m0, m1), with the
- * weights given transposed: WT is K x M. Large N goes to OpenBLAS sgemm; small N (streaming chunks)
- * to register-tiled loops over WB (see vox__block_weights), because sgemm repacks the whole weight
- * matrix on every call. m0 must be a multiple of VOX_SMALL_MB. */
-VOX_HIDDEN void vox__pointwise(const float *WT, const float *WB, int M, const float *bias, int K, const float *in,
-                               size_t in_stride, float *out, size_t out_stride, size_t n, int m0, int m1, int relu);
+/* out[M x N] = W * in[K x N] (+ bias[m]) (then max(0, .) when relu), rows m in [m0, m1), the
+ * weights in the blocked layout (WB, see vox__block_weights), in register tiles: small N
+ * (streaming chunks) reading the input in place, larger N through `pack` (K x VOX_PANEL_N floats of
+ * scratch, one per thread). They replaced OpenBLAS sgemm, which repacked the whole weight matrix
+ * on every call and needed a second pass for bias and ReLU. m0 must be a multiple of VOX_SMALL_MB. */
+VOX_HIDDEN void vox__pointwise(const float *WB, const float *bias, int K, const float *in, size_t in_stride,
+                               float *out, size_t out_stride, size_t n, int m0, int m1, int relu, float *pack);
 
-/* Row-block width of the small-N weight layout. */
-#define VOX_SMALL_MB 32
-/* The same weights as WT (K x M) laid out for the small-N path: for each block of VOX_SMALL_MB output
+/* Columns per packed input panel of the large-N path (K x 96 floats: a 512-channel panel is 192 KB,
+ * within L2 with the weight block it meets). */
+#define VOX_PANEL_N 96
+
+/* Row-block width of the blocked weight layout: a register tile's rows. */
+#define VOX_SMALL_MB 16
+/* W (M x K, row-major) laid out for the register tiles: for each block of VOX_SMALL_MB output
  * rows, its K x VOX_SMALL_MB weights contiguous (the last block zero-padded), so streaming them is a
  * sequential read. malloc'd; NULL on failure. */
-VOX_HIDDEN float *vox__block_weights(const float *WT, int K, int M);
-
-/* Transposes rows x cols (row-major) into a new malloc'd cols x rows array; NULL on failure. */
-VOX_HIDDEN float *vox__transpose(const float *a, int rows, int cols);
+VOX_HIDDEN float *vox__block_weights(const float *W, int K, int M);
 
 /* Adds add[M x N] into out, then ReLU when relu, rows [m0, m1). */
 VOX_HIDDEN void vox__add_relu(float *out, size_t out_stride, const float *add, size_t add_stride, size_t n,

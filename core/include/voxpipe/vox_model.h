@@ -51,6 +51,11 @@ VOX_API vox_status vox_model_stream_process(vox_model_stream *s, const float *in
  * accumulated in double); returns the most probable class. */
 VOX_API int vox_softmax(float *logits, int n);
 
+/* Instruction set of the convolution kernels in use: "avx512", "fma" (AVX2-class CPUs), "avx" or
+ * "sse2". The best the CPU has, unless the environment variable VOXPIPE_ISA names a lower one
+ * (read once, at the first use). A static string. */
+VOX_API const char *vox_kernel_isa(void);
+
 /* Lists the plugins found (name, path) through a callback; returns how many. */
 VOX_API int vox_model_list_plugins(const vox_model_params *params,
                                    void (*fn)(const char *name, const char *description,
