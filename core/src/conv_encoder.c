@@ -15,9 +15,9 @@
 
 #include "conv_kernels.h"
 
-/* Stream buffers grow with the piece size; larger pieces make larger GEMMs (OpenBLAS repacks the
- * weights on every call, so small ones cost dearly). The piece is the largest that keeps a stream's
- * buffers within this budget, between 64 and 1024 frames. */
+/* Stream buffers grow with the piece size; larger pieces make larger GEMMs (each pass over a
+ * stage's weights serves more frames). The piece is the largest that keeps a stream's buffers
+ * within this budget, between 64 and 1024 frames. */
 #define STREAM_BUDGET_BYTES ((size_t)96 << 20)
 #define BN_EPS 1e-3f
 
@@ -70,7 +70,7 @@ struct vox_conv_encoder_stream {
   int overflow;
   /* During the final flush, the stage being flushed; buffered stages after it only collect
    * input until piece/2 outputs are ready, so the flush moves through the network in large pieces
-   * rather than a cascade of look-ahead-sized ones (each GEMM call repacks its weights). */
+   * rather than a cascade of look-ahead-sized ones (each GEMM call reads all its weights). */
   int flush_at;
 };
 
@@ -126,7 +126,6 @@ static vox_status copy_tensor(const vox_checkpoint *ck, const char *name, int nd
   return VOX_OK;
 }
 
-/* GEMM weights are kept transposed (K x M): see vox__pointwise. */
 /* NeMo's padding for a block convolution (jasper.py get_same_padding / get_asymtric_padding). */
 static void block_padding(int k, int dil, int fc, int *l, int *r) {
   if (fc < 0 || k <= fc) {
@@ -514,6 +513,7 @@ static void job_run(void *ctx, int part, int parts) {
   job *j = ctx;
   const stage *g = j->g;
   int lo, hi;
+  float *pack = j->pack + (size_t)part * j->pack_floats;
   if (j->phase == 0) { /* depthwise or im2col, split by input channels */
     split(g->cin, part, parts, &lo, &hi);
     if (g->separable)
@@ -523,14 +523,12 @@ static void job_run(void *ctx, int part, int parts) {
   } else if (j->phase == 1) { /* pointwise GEMM + bias (+ residual) + ReLU, split by output rows */
     split_rows(g->cout, part, parts, &lo, &hi);
     int K = g->separable ? g->cin : g->cin * g->k;
-    vox__pointwise(g->wb, g->bias, K, j->in, j->in_stride, j->out, j->piece, j->n, lo, hi, g->relu && !j->res,
-                   j->pack + (size_t)part * j->pack_floats);
+    vox__pointwise(g->wb, g->bias, K, j->in, j->in_stride, j->out, j->piece, j->n, lo, hi, g->relu && !j->res, pack);
     if (j->res)
       vox__add_relu(j->out, j->piece, j->res, j->res_stride, j->n, lo, hi, g->relu);
   } else { /* residual branch 1x1 conv into the queue */
     split_rows(g->res_cout, part, parts, &lo, &hi);
-    vox__pointwise(g->res_wb, g->res_b, g->cin, j->in, j->in_stride, j->out, j->res_stride, j->n, lo, hi, 0,
-                   j->pack + (size_t)part * j->pack_floats);
+    vox__pointwise(g->res_wb, g->res_b, g->cin, j->in, j->in_stride, j->out, j->res_stride, j->n, lo, hi, 0, pack);
   }
 }
 
