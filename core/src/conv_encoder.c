@@ -60,7 +60,8 @@ struct vox_conv_encoder_stream {
   stage_state *ss;
   res_queue *rq;
   size_t piece;    /* most frames a stage handles per call */
-  float *a, *b[2]; /* scratch: A (max_ck x piece), B ping-pong (max_c x piece) */
+  size_t row;      /* row stride of a and b (row_floats(piece)) */
+  float *a, *b[2]; /* scratch: A (max_ck x row), B ping-pong (max_c x row) */
   float *pack;     /* per thread: a packed input panel of the large-N GEMM (pack_floats) */
   size_t pack_floats;
   vox_pool *pool;
@@ -379,6 +380,13 @@ size_t vox_conv_encoder_output_frames(const vox_conv_encoder *e, size_t n) {
 
 /* ------------------------------------------------------------------ streams */
 
+/* Row stride for n frames: whole 64-byte lines, and never a multiple of 4 KB, where the rows of a
+ * column would all fall into one L1 set (the depthwise and GEMM kernels read across rows). */
+static size_t row_floats(size_t n) {
+  size_t r = (n + 15) / 16 * 16;
+  return r % 1024 ? r : r + 16;
+}
+
 static size_t keep_frames(const stage *s) {
   size_t span = (size_t)s->dil * (size_t)(s->k - 1);
   return (span > (size_t)s->padl ? span : (size_t)s->padl) + (size_t)s->stride;
@@ -437,9 +445,10 @@ vox_status vox_conv_encoder_stream_new(const vox_conv_encoder *e, int threads, v
     per_frame += (e->st[i].direct ? 0 : 2 * (size_t)e->st[i].cin) + (e->st[i].res_push ? 3 * (size_t)e->st[i].res_cout : 0);
   size_t piece = STREAM_BUDGET_BYTES / (per_frame * sizeof(float));
   s->piece = piece > 1024 ? 1024 : piece < 64 ? 64 : piece / 32 * 32;
-  s->a = malloc(sizeof(float) * (size_t)(e->max_ck > e->max_c ? e->max_ck : e->max_c) * s->piece);
-  s->b[0] = malloc(sizeof(float) * (size_t)e->max_c * s->piece);
-  s->b[1] = malloc(sizeof(float) * (size_t)e->max_c * s->piece);
+  s->row = row_floats(s->piece);
+  s->a = malloc(sizeof(float) * (size_t)(e->max_ck > e->max_c ? e->max_ck : e->max_c) * s->row);
+  s->b[0] = malloc(sizeof(float) * (size_t)e->max_c * s->row);
+  s->b[1] = malloc(sizeof(float) * (size_t)e->max_c * s->row);
   s->pool = vox__pool_new(threads);
   s->pack_floats = (size_t)(e->max_ck > e->max_c ? e->max_ck : e->max_c) * VOX_PANEL_N;
   s->pack = s->pool ? malloc(sizeof(float) * s->pack_floats * (size_t)vox__pool_size(s->pool)) : NULL;
@@ -451,7 +460,7 @@ vox_status vox_conv_encoder_stream_new(const vox_conv_encoder *e, int threads, v
     if (g->direct)
       continue;
     /* retained frames + right padding + what a deferred stage collects + one incoming piece */
-    s->ss[i].cap = keep_frames(g) + (size_t)g->padr + s->piece / 2 * (size_t)g->stride + s->piece + 1;
+    s->ss[i].cap = row_floats(keep_frames(g) + (size_t)g->padr + s->piece / 2 * (size_t)g->stride + s->piece + 1);
     ok = (s->ss[i].buf = malloc(sizeof(float) * (size_t)g->cin * s->ss[i].cap)) != NULL;
   }
   for (int i = 0; ok && i < e->n_stages; i++) {
@@ -459,7 +468,7 @@ vox_status vox_conv_encoder_stream_new(const vox_conv_encoder *e, int threads, v
     if (!g->res_push)
       continue;
     res_queue *q = &s->rq[g->block];
-    q->cap = in_flight[g->block] + 3 * s->piece;
+    q->cap = row_floats(in_flight[g->block] + 3 * s->piece);
     ok = (q->q = malloc(sizeof(float) * (size_t)g->res_cout * q->cap)) != NULL;
   }
   if (!ok) {
@@ -483,7 +492,7 @@ size_t vox_conv_encoder_stream_max_output(const vox_conv_encoder_stream *s, size
 
 /* Work of one stage on n frames, split over the pool's threads by channel rows. */
 typedef struct job {
-  size_t piece; /* row stride of the scratch buffers */
+  size_t row; /* row stride of the scratch buffers */
   const stage *g;
   const float *in;
   size_t in_stride;
@@ -517,15 +526,15 @@ static void job_run(void *ctx, int part, int parts) {
   if (j->phase == 0) { /* depthwise or im2col, split by input channels */
     split(g->cin, part, parts, &lo, &hi);
     if (g->separable)
-      vox__dwconv(j->in, j->in_stride, g->dw, g->k, g->stride, g->dil, j->a, j->piece, j->n, lo, hi);
+      vox__dwconv(j->in, j->in_stride, g->dw, g->k, g->stride, g->dil, j->a, j->row, j->n, lo, hi);
     else
-      vox__im2col(j->in, j->in_stride, g->k, g->stride, g->dil, j->a, j->piece, j->n, lo, hi);
+      vox__im2col(j->in, j->in_stride, g->k, g->stride, g->dil, j->a, j->row, j->n, lo, hi);
   } else if (j->phase == 1) { /* pointwise GEMM + bias (+ residual) + ReLU, split by output rows */
     split_rows(g->cout, part, parts, &lo, &hi);
     int K = g->separable ? g->cin : g->cin * g->k;
-    vox__pointwise(g->wb, g->bias, K, j->in, j->in_stride, j->out, j->piece, j->n, lo, hi, g->relu && !j->res, pack);
+    vox__pointwise(g->wb, g->bias, K, j->in, j->in_stride, j->out, j->row, j->n, lo, hi, g->relu && !j->res, pack);
     if (j->res)
-      vox__add_relu(j->out, j->piece, j->res, j->res_stride, j->n, lo, hi, g->relu);
+      vox__add_relu(j->out, j->row, j->res, j->res_stride, j->n, lo, hi, g->relu);
   } else { /* residual branch 1x1 conv into the queue */
     split_rows(g->res_cout, part, parts, &lo, &hi);
     vox__pointwise(g->res_wb, g->res_b, g->cin, j->in, j->in_stride, j->out, j->res_stride, j->n, lo, hi, 0, pack);
@@ -549,11 +558,11 @@ static void sink(vox_conv_encoder_stream *s, const float *in, size_t in_stride, 
 static void compute(vox_conv_encoder_stream *s, int i, const float *in, size_t in_stride, size_t n) {
   const stage *g = &s->enc->st[i];
   float *out = s->b[i & 1];
-  job j = {s->piece, g, in, in_stride, s->a, out, n, NULL, 0, 0, s->pack, s->pack_floats};
+  job j = {s->row, g, in, in_stride, s->a, out, n, NULL, 0, 0, s->pack, s->pack_floats};
   if (!g->direct) {
     vox__pool_run(s->pool, job_run, &j);
     j.in = s->a;
-    j.in_stride = s->piece;
+    j.in_stride = s->row;
   }
   res_queue *q = g->res_add ? &s->rq[g->block] : NULL;
   if (q) {
@@ -564,7 +573,7 @@ static void compute(vox_conv_encoder_stream *s, int i, const float *in, size_t i
   vox__pool_run(s->pool, job_run, &j);
   if (q)
     q->head += n;
-  run_stage(s, i + 1, out, s->piece, n);
+  run_stage(s, i + 1, out, s->row, n);
 }
 
 /* Outputs of a buffered stage computable from what it holds. */
@@ -624,7 +633,7 @@ static void run_stage(vox_conv_encoder_stream *s, int i, const float *in, size_t
       q->len -= q->head;
       q->head = 0;
     }
-    job j = {s->piece, g, in, in_stride, NULL, q->q + q->len, n, NULL, q->cap, 2, s->pack, s->pack_floats};
+    job j = {s->row, g, in, in_stride, NULL, q->q + q->len, n, NULL, q->cap, 2, s->pack, s->pack_floats};
     vox__pool_run(s->pool, job_run, &j);
     q->len += n;
   }

@@ -130,12 +130,21 @@ static inline __attribute__((always_inline)) void dw_block(const float *x, size_
 
 /* Outputs [t0, n_out) (fewer than DW_BLOCK) of nc channels: streaming chunks give pieces of a few
  * frames. One channel's 8 outputs make one dependency chain through the adds (latency-bound:
- * depthwise ran 6x slower per output than offline); DW_GROUP channels keep several in flight. */
+ * depthwise ran 6x slower per output than offline); DW_GROUP channels keep several in flight, two
+ * vectors each where there are 16 outputs. A width that is not a multiple of the block's ends with
+ * a block that overlaps the one before: those outputs are computed twice, the same way, instead
+ * of by the scalar loop (a 22-frame piece ran at a sixth of the whole-block speed). */
 static inline __attribute__((always_inline)) void dw_tail(const float *x, size_t x_stride, const float *w, int k,
                                                           int stride, int dil, float *y, size_t y_stride, size_t t0,
                                                           size_t n_out, int nc, int vec) {
-  for (; t0 + DW_SMALL <= n_out; t0 += DW_SMALL)
-    dw_block(x, x_stride, w, k, stride, dil, y, y_stride, t0, nc, DW_SMALL, vec);
+  const size_t bw = n_out - t0 >= 2 * DW_SMALL ? 2 * DW_SMALL : DW_SMALL;
+  if (n_out - t0 >= bw) {
+    for (; t0 + bw <= n_out; t0 += bw)
+      dw_block(x, x_stride, w, k, stride, dil, y, y_stride, t0, nc, bw, vec);
+    if (t0 < n_out)
+      dw_block(x, x_stride, w, k, stride, dil, y, y_stride, n_out - bw, nc, bw, vec);
+    return;
+  }
   if (t0 + DW_SMALL / 2 <= n_out) {
     dw_block(x, x_stride, w, k, stride, dil, y, y_stride, t0, nc, DW_SMALL / 2, vec);
     t0 += DW_SMALL / 2;
@@ -147,27 +156,28 @@ static inline __attribute__((always_inline)) void dw_tail(const float *x, size_t
 static inline __attribute__((always_inline)) void dwconv(const float *in, size_t in_stride, const float *w, int k,
                                                          int stride, int dil, float *out, size_t out_stride,
                                                          size_t n_out, int c0, int c1, int vec) {
-  size_t full = n_out / DW_BLOCK * DW_BLOCK;
-  for (int c = c0; c < c1; c++)
-    for (size_t t0 = 0; t0 < full; t0 += DW_BLOCK)
-      dw_block(in + (size_t)c * in_stride, in_stride, w + (size_t)c * (size_t)k, k, stride, dil,
-               out + (size_t)c * out_stride, out_stride, t0, 1, DW_BLOCK, vec);
-  if (full == n_out)
+  if (n_out >= DW_BLOCK) { /* the last block overlapping the one before (see dw_tail) */
+    for (int c = c0; c < c1; c++)
+      for (size_t t0 = 0; t0 < n_out; t0 += DW_BLOCK)
+        dw_block(in + (size_t)c * in_stride, in_stride, w + (size_t)c * (size_t)k, k, stride, dil,
+                 out + (size_t)c * out_stride, out_stride, t0 + DW_BLOCK <= n_out ? t0 : n_out - DW_BLOCK, 1,
+                 DW_BLOCK, vec);
     return;
+  }
   /* A stream's cache rows were last read a chunk ago (out of L2 by now) and each is only a few
    * cache lines long, too short for the hardware prefetcher: fetch the next group's rows early. */
-  size_t span = ((n_out - 1) * (size_t)stride + (size_t)(k - 1) * (size_t)dil + 1) - full * (size_t)stride;
+  size_t span = (n_out - 1) * (size_t)stride + (size_t)(k - 1) * (size_t)dil + 1;
   int c = c0;
   for (; c + DW_GROUP <= c1; c += DW_GROUP) {
     for (int p = DW_GROUP; p < 2 * DW_GROUP && c + p < c1; p++)
       for (size_t f = 0; f < span; f += 16)
-        __builtin_prefetch(in + (size_t)(c + p) * in_stride + full * (size_t)stride + f);
+        __builtin_prefetch(in + (size_t)(c + p) * in_stride + f);
     dw_tail(in + (size_t)c * in_stride, in_stride, w + (size_t)c * (size_t)k, k, stride, dil,
-            out + (size_t)c * out_stride, out_stride, full, n_out, DW_GROUP, vec);
+            out + (size_t)c * out_stride, out_stride, 0, n_out, DW_GROUP, vec);
   }
   for (; c < c1; c++)
     dw_tail(in + (size_t)c * in_stride, in_stride, w + (size_t)c * (size_t)k, k, stride, dil,
-            out + (size_t)c * out_stride, out_stride, full, n_out, 1, vec);
+            out + (size_t)c * out_stride, out_stride, 0, n_out, 1, vec);
 }
 
 static inline __attribute__((always_inline)) void dwconv_body(const float *in, size_t in_stride, const float *w,
@@ -195,9 +205,9 @@ void vox__dwconv(const float *in, size_t in_stride, const float *w, int k, int s
 #define TILE_NT 6
 
 /* a[t][m] = sum_k W[mb + m][k] * x(k, t) over one weight block, m < VOX_SMALL_MB, t < nt, where
- * x(k, t) = x[k * ks + t]. Summed over k ascending with one multiply-add per term in every path
- * (tiles of any width, packed or not), so a column's result does not depend on how the columns
- * were tiled: streamed and whole-input products are bit-identical. */
+ * x(k, t) = x[k * ks + t]. Summed over k ascending with one multiply-add per term for every tile
+ * width, so a column's result does not depend on how the columns were tiled: streamed and
+ * whole-input products are bit-identical. */
 static inline __attribute__((always_inline)) void tile_product(const float *restrict wb, int K, const float *x,
                                                                size_t ks, int nt, float a[][VOX_SMALL_MB], int vec) {
   if (!vec) {
@@ -253,78 +263,49 @@ static inline __attribute__((always_inline)) void tile_store(float a[][VOX_SMALL
       y[(size_t)m * out_stride + t0 + t] = epilogue(a[t][m], bias, mb + m, relu);
 }
 
-/* One tile of nt columns (a constant once inlined) read straight from the input rows. */
-static inline __attribute__((always_inline)) void direct_tile(const float *wb, int K, const float *in, size_t in_stride,
-                                                              size_t t0, int nt, int bw, const float *bias, int mb,
-                                                              int relu, float *y, size_t out_stride, int vec) {
-  float a[TILE_NT][VOX_SMALL_MB];
-  tile_product(wb, K, in + t0, in_stride, nt, a, vec);
-  tile_store(a, bw, (size_t)nt, bias, mb, relu, y, out_stride, t0);
-}
-
-/* small-N product (streaming chunks), bias and ReLU applied as each tile is stored: out[m][t] =
- * sum_k W[m][k] * in[k][t], one block of VOX_SMALL_MB rows at a time, tiles of 6, then 4, 2, 1
- * columns, reading the input where it is. */
-static inline __attribute__((always_inline)) void small_gemm_body(const float *WB, int K, const float *bias,
-                                                                  int relu, const float *in, size_t in_stride,
-                                                                  size_t n, int m0, int m1, float *out,
-                                                                  size_t out_stride, int vec) {
-  for (int mb = m0; mb < m1; mb += VOX_SMALL_MB) {
-    int bw = m1 - mb < VOX_SMALL_MB ? m1 - mb : VOX_SMALL_MB;
-    const float *wb = WB + (size_t)(mb / VOX_SMALL_MB) * (size_t)K * VOX_SMALL_MB;
-    float *y = out + (size_t)mb * out_stride;
-    size_t t0 = 0;
-    for (; t0 + TILE_NT <= n; t0 += TILE_NT)
-      direct_tile(wb, K, in, in_stride, t0, TILE_NT, bw, bias, mb, relu, y, out_stride, vec);
-    if (t0 + 4 <= n) {
-      direct_tile(wb, K, in, in_stride, t0, 4, bw, bias, mb, relu, y, out_stride, vec);
-      t0 += 4;
-    }
-    if (t0 + 2 <= n) {
-      direct_tile(wb, K, in, in_stride, t0, 2, bw, bias, mb, relu, y, out_stride, vec);
-      t0 += 2;
-    }
-    if (t0 < n)
-      direct_tile(wb, K, in, in_stride, t0, 1, bw, bias, mb, relu, y, out_stride, vec);
-  }
-}
-
-/* Large-N product over the same blocked weights. The input is copied VOX_PANEL_N columns at a time
- * into TILE_NT-wide tiles (k-major, contiguous, the last one zero-padded): unpacked, a tile read 24
- * bytes from each of K rows a piece apart (often 4 KB: the same L1 set for every row). Each weight
- * block then serves the whole panel from cache. OpenBLAS instead repacked the weights on every call
- * (8 % of the whole-input time) and needed a second pass for bias and ReLU. */
+/* The product over the blocked weights. The input is copied VOX_PANEL_N columns at a time into
+ * TILE_NT-wide tiles (k-major, contiguous; the last one 2, 4 or 6 wide, zero-padded): read in
+ * place, a tile took 24 bytes from each of K rows a piece apart, K cache lines that with the weight
+ * block overflowed L1 (2x slower even for streaming chunks of 4 frames). Each weight block then
+ * serves the whole panel from cache. OpenBLAS instead repacked the weights on every call (8 % of
+ * the whole-input time) and needed a second pass for bias and ReLU. */
 static inline __attribute__((always_inline)) void panel_gemm_body(const float *WB, int K, const float *bias,
                                                                   int relu, const float *in, size_t in_stride,
                                                                   size_t n, int m0, int m1, float *out,
                                                                   size_t out_stride, float *pack, int vec) {
   for (size_t c0 = 0; c0 < n; c0 += VOX_PANEL_N) {
-    size_t nc = n - c0 < VOX_PANEL_N ? n - c0 : VOX_PANEL_N, tiles = (nc + TILE_NT - 1) / TILE_NT;
+    const size_t nc = n - c0 < VOX_PANEL_N ? n - c0 : VOX_PANEL_N, full = (nc - 1) / TILE_NT;
+    const size_t last_w = nc - full * TILE_NT, last_nt = last_w <= 2 ? 2 : last_w <= 4 ? 4 : TILE_NT;
+    float *last = pack + full * (size_t)K * TILE_NT;
     for (int k = 0; k < K; k++) {
       const float *src = in + (size_t)k * in_stride + c0;
       float *dst = pack + (size_t)k * TILE_NT;
-      for (size_t tl = 0; tl < tiles; tl++)
+      for (size_t tl = 0; tl < full; tl++)
         for (size_t t = 0; t < TILE_NT; t++)
-          dst[tl * (size_t)K * TILE_NT + t] = tl * TILE_NT + t < nc ? src[tl * TILE_NT + t] : 0.0f;
+          dst[tl * (size_t)K * TILE_NT + t] = src[tl * TILE_NT + t];
+      for (size_t t = 0; t < last_nt; t++)
+        last[(size_t)k * last_nt + t] = t < last_w ? src[full * TILE_NT + t] : 0.0f;
     }
     for (int mb = m0; mb < m1; mb += VOX_SMALL_MB) {
       int bw = m1 - mb < VOX_SMALL_MB ? m1 - mb : VOX_SMALL_MB;
       const float *wb = WB + (size_t)(mb / VOX_SMALL_MB) * (size_t)K * VOX_SMALL_MB;
       float *y = out + (size_t)mb * out_stride;
-      for (size_t tl = 0; tl < tiles; tl++) {
-        float a[TILE_NT][VOX_SMALL_MB];
-        size_t t0 = tl * TILE_NT, w = nc - t0 < TILE_NT ? nc - t0 : TILE_NT;
+      float a[TILE_NT][VOX_SMALL_MB];
+      for (size_t tl = 0; tl < full; tl++) {
         tile_product(wb, K, pack + tl * (size_t)K * TILE_NT, TILE_NT, TILE_NT, a, vec);
-        tile_store(a, bw, w, bias, mb, relu, y, out_stride, c0 + t0);
+        tile_store(a, bw, TILE_NT, bias, mb, relu, y, out_stride, c0 + tl * TILE_NT);
       }
+      if (last_nt == 2)
+        tile_product(wb, K, last, 2, 2, a, vec);
+      else if (last_nt == 4)
+        tile_product(wb, K, last, 4, 4, a, vec);
+      else
+        tile_product(wb, K, last, TILE_NT, TILE_NT, a, vec);
+      tile_store(a, bw, last_w, bias, mb, relu, y, out_stride, c0 + full * TILE_NT);
     }
   }
 }
 
-VOX_ISA_VARIANTS(small_gemm,
-                 (const float *WB, int K, const float *bias, int relu, const float *in, size_t in_stride, size_t n,
-                  int m0, int m1, float *out, size_t out_stride),
-                 (WB, K, bias, relu, in, in_stride, n, m0, m1, out, out_stride))
 VOX_ISA_VARIANTS(panel_gemm,
                  (const float *WB, int K, const float *bias, int relu, const float *in, size_t in_stride, size_t n,
                   int m0, int m1, float *out, size_t out_stride, float *pack),
@@ -346,10 +327,7 @@ void vox__pointwise(const float *WB, const float *bias, int K, const float *in, 
                     size_t out_stride, size_t n, int m0, int m1, int relu, float *pack) {
   if (m1 <= m0 || n == 0)
     return;
-  if (n <= VOX_SMALL_N)
-    small_gemm_v[isa()](WB, K, bias, relu, in, in_stride, n, m0, m1, out, out_stride);
-  else
-    panel_gemm_v[isa()](WB, K, bias, relu, in, in_stride, n, m0, m1, out, out_stride, pack);
+  panel_gemm_v[isa()](WB, K, bias, relu, in, in_stride, n, m0, m1, out, out_stride, pack);
 }
 
 VOX_MULTIVERSION

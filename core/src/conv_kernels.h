@@ -11,14 +11,11 @@
 VOX_HIDDEN void vox__dwconv(const float *in, size_t in_stride, const float *w, int k, int stride, int dil,
                             float *out, size_t out_stride, size_t n_out, int c0, int c1);
 
-/* Pieces of at most this many frames take the small-N path of vox__pointwise. */
-#define VOX_SMALL_N 32
-
 /* out[M x N] = W * in[K x N] (+ bias[m]) (then max(0, .) when relu), rows m in [m0, m1), the
- * weights in the blocked layout (WB, see vox__block_weights), in register tiles: small N
- * (streaming chunks) reading the input in place, larger N through `pack` (K x VOX_PANEL_N floats of
- * scratch, one per thread). They replaced OpenBLAS sgemm, which repacked the whole weight matrix
- * on every call and needed a second pass for bias and ReLU. m0 must be a multiple of VOX_SMALL_MB. */
+ * weights in the blocked layout (WB, see vox__block_weights), in register tiles over the input
+ * copied into `pack` (K x VOX_PANEL_N floats of scratch, one per thread). They replaced OpenBLAS
+ * sgemm, which repacked the whole weight matrix on every call and needed a second pass for bias
+ * and ReLU. m0 must be a multiple of VOX_SMALL_MB. */
 VOX_HIDDEN void vox__pointwise(const float *WB, const float *bias, int K, const float *in, size_t in_stride,
                                float *out, size_t out_stride, size_t n, int m0, int m1, int relu, float *pack);
 
