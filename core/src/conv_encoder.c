@@ -492,11 +492,12 @@ size_t vox_conv_encoder_stream_max_output(const vox_conv_encoder_stream *s, size
 
 /* Work of one stage on n frames, split over the pool's threads by channel rows. */
 typedef struct job {
-  size_t row; /* row stride of the scratch buffers */
+  size_t row; /* row stride of the scratch buffer a */
   const stage *g;
   const float *in;
   size_t in_stride;
   float *a, *out;
+  size_t out_stride;
   size_t n;
   const float *res;
   size_t res_stride;
@@ -532,12 +533,12 @@ static void job_run(void *ctx, int part, int parts) {
   } else if (j->phase == 1) { /* pointwise GEMM + bias (+ residual) + ReLU, split by output rows */
     split_rows(g->cout, part, parts, &lo, &hi);
     int K = g->separable ? g->cin : g->cin * g->k;
-    vox__pointwise(g->wb, g->bias, K, j->in, j->in_stride, j->out, j->row, j->n, lo, hi, g->relu && !j->res, pack);
-    if (j->res)
-      vox__add_relu(j->out, j->row, j->res, j->res_stride, j->n, lo, hi, g->relu);
+    const vox_epilogue ep = {g->bias, j->res, j->res_stride, g->relu};
+    vox__pointwise(g->wb, K, j->in, j->in_stride, j->out, j->out_stride, j->n, lo, hi, &ep, pack);
   } else { /* residual branch 1x1 conv into the queue */
     split_rows(g->res_cout, part, parts, &lo, &hi);
-    vox__pointwise(g->res_wb, g->res_b, g->cin, j->in, j->in_stride, j->out, j->res_stride, j->n, lo, hi, 0, pack);
+    const vox_epilogue ep = {g->res_b, NULL, 0, 0};
+    vox__pointwise(g->res_wb, g->cin, j->in, j->in_stride, j->out, j->out_stride, j->n, lo, hi, &ep, pack);
   }
 }
 
@@ -554,11 +555,22 @@ static void sink(vox_conv_encoder_stream *s, const float *in, size_t in_stride, 
   s->n_out += n;
 }
 
-/* Computes n output frames of stage i from `in` (first needed frame) and passes them on. */
+static void make_room(const stage *g, stage_state *t, size_t need);
+
+/* Computes n output frames of stage i from `in` (first needed frame) and passes them on: straight
+ * into the next stage's cache where it has one (a copy of every activation was 4 % of the time). */
 static void compute(vox_conv_encoder_stream *s, int i, const float *in, size_t in_stride, size_t n) {
-  const stage *g = &s->enc->st[i];
+  const vox_conv_encoder *e = s->enc;
+  const stage *g = &e->st[i];
   float *out = s->b[i & 1];
-  job j = {s->row, g, in, in_stride, s->a, out, n, NULL, 0, 0, s->pack, s->pack_floats};
+  size_t out_stride = s->row;
+  if (i + 1 < e->n_stages && !e->st[i + 1].direct) {
+    stage_state *t = &s->ss[i + 1];
+    make_room(&e->st[i + 1], t, n + (size_t)e->st[i + 1].padr);
+    out = t->buf + t->len;
+    out_stride = t->cap;
+  }
+  job j = {s->row, g, in, in_stride, s->a, out, out_stride, n, NULL, 0, 0, s->pack, s->pack_floats};
   if (!g->direct) {
     vox__pool_run(s->pool, job_run, &j);
     j.in = s->a;
@@ -573,7 +585,7 @@ static void compute(vox_conv_encoder_stream *s, int i, const float *in, size_t i
   vox__pool_run(s->pool, job_run, &j);
   if (q)
     q->head += n;
-  run_stage(s, i + 1, out, s->row, n);
+  run_stage(s, i + 1, out, out_stride, n);
 }
 
 /* Outputs of a buffered stage computable from what it holds. */
@@ -633,7 +645,7 @@ static void run_stage(vox_conv_encoder_stream *s, int i, const float *in, size_t
       q->len -= q->head;
       q->head = 0;
     }
-    job j = {s->row, g, in, in_stride, NULL, q->q + q->len, n, NULL, q->cap, 2, s->pack, s->pack_floats};
+    job j = {s->row, g, in, in_stride, NULL, q->q + q->len, q->cap, n, NULL, 0, 2, s->pack, s->pack_floats};
     vox__pool_run(s->pool, job_run, &j);
     q->len += n;
   }
@@ -643,9 +655,11 @@ static void run_stage(vox_conv_encoder_stream *s, int i, const float *in, size_t
     return;
   }
   stage_state *t = &s->ss[i];
-  make_room(g, t, n + (size_t)g->padr);
-  for (int c = 0; c < g->cin; c++)
-    memcpy(t->buf + (size_t)c * t->cap + t->len, in + (size_t)c * in_stride, n * sizeof(float));
+  if (in != t->buf + t->len) { /* not written in place by the stage before (compute) */
+    make_room(g, t, n + (size_t)g->padr);
+    for (int c = 0; c < g->cin; c++)
+      memcpy(t->buf + (size_t)c * t->cap + t->len, in + (size_t)c * in_stride, n * sizeof(float));
+  }
   t->len += n;
   if (s->flush_at >= 0 && i > s->flush_at && available(g, t) < (long long)s->piece / 2)
     return; /* collect a larger piece first (drained at the latest when its turn comes) */

@@ -16,13 +16,9 @@
  * VOXPIPE_ISA names a lower one: to compare them, and for valgrind, which runs each fused
  * multiply-add through a helper call (7x slower than a multiply and an add). "fma" rather than
  * GCC's "avx2" target: that one has no FMA (and "arch=haswell" is chosen on Intel CPUs only),
- * while float kernels need nothing of AVX2 beyond AVX and FMA. The element-wise kernels are
- * target clones. */
+ * while float kernels need nothing of AVX2 beyond AVX and FMA. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define VOX_X86_VARIANTS 1
-#define VOX_MULTIVERSION __attribute__((target_clones("avx512f", "avx", "default")))
-#else
-#define VOX_MULTIVERSION
 #endif
 
 enum { ISA_AVX512, ISA_FMA, ISA_AVX, ISA_SSE2, ISA_COUNT };
@@ -249,18 +245,29 @@ static inline __attribute__((always_inline)) void tile_product(const float *rest
       *(v8f_mem *)(a[t] + 8 * i) = acc[t][i];
 }
 
-static inline float epilogue(float v, const float *bias, int m, int relu) {
-  v += bias ? bias[m] : 0.0f;
-  return relu && v < 0.0f ? 0.0f : v;
-}
-
-/* Stores columns [0, w) of a tile (rows [0, bw) of block mb) at y[m][t0 + t], bias and ReLU applied. */
+/* Stores columns [0, w) of a tile (rows [0, bw) of block mb) at y[m][t0 + t], the epilogue applied
+ * in the order of the unfused passes (bias, then residual, then ReLU). */
 static inline __attribute__((always_inline)) void tile_store(float a[][VOX_SMALL_MB], int bw, size_t w,
-                                                             const float *bias, int mb, int relu, float *y,
+                                                             const vox_epilogue *ep, int mb, float *y,
                                                              size_t out_stride, size_t t0) {
-  for (int m = 0; m < bw; m++)
-    for (size_t t = 0; t < w; t++)
-      y[(size_t)m * out_stride + t0 + t] = epilogue(a[t][m], bias, mb + m, relu);
+  const float *bias = ep->bias, *res = ep->res;
+  const size_t res_stride = ep->res_stride;
+  const int relu = ep->relu;
+  for (int m = 0; m < bw; m++) {
+    const float b = bias ? bias[mb + m] : 0.0f;
+    const float *r = res ? res + (size_t)(mb + m) * res_stride + t0 : NULL;
+    float *ym = y + (size_t)m * out_stride + t0;
+    if (r)
+      for (size_t t = 0; t < w; t++) {
+        const float v = a[t][m] + b + r[t];
+        ym[t] = relu && v < 0.0f ? 0.0f : v;
+      }
+    else
+      for (size_t t = 0; t < w; t++) {
+        const float v = a[t][m] + b;
+        ym[t] = relu && v < 0.0f ? 0.0f : v;
+      }
+  }
 }
 
 /* The product over the blocked weights. The input is copied VOX_PANEL_N columns at a time into
@@ -269,10 +276,10 @@ static inline __attribute__((always_inline)) void tile_store(float a[][VOX_SMALL
  * block overflowed L1 (2x slower even for streaming chunks of 4 frames). Each weight block then
  * serves the whole panel from cache. OpenBLAS instead repacked the weights on every call (8 % of
  * the whole-input time) and needed a second pass for bias and ReLU. */
-static inline __attribute__((always_inline)) void panel_gemm_body(const float *WB, int K, const float *bias,
-                                                                  int relu, const float *in, size_t in_stride,
-                                                                  size_t n, int m0, int m1, float *out,
-                                                                  size_t out_stride, float *pack, int vec) {
+static inline __attribute__((always_inline)) void panel_gemm_body(const float *WB, int K, const float *in,
+                                                                  size_t in_stride, size_t n, int m0, int m1,
+                                                                  float *out, size_t out_stride,
+                                                                  const vox_epilogue *ep, float *pack, int vec) {
   for (size_t c0 = 0; c0 < n; c0 += VOX_PANEL_N) {
     const size_t nc = n - c0 < VOX_PANEL_N ? n - c0 : VOX_PANEL_N, full = (nc - 1) / TILE_NT;
     const size_t last_w = nc - full * TILE_NT, last_nt = last_w <= 2 ? 2 : last_w <= 4 ? 4 : TILE_NT;
@@ -293,7 +300,7 @@ static inline __attribute__((always_inline)) void panel_gemm_body(const float *W
       float a[TILE_NT][VOX_SMALL_MB];
       for (size_t tl = 0; tl < full; tl++) {
         tile_product(wb, K, pack + tl * (size_t)K * TILE_NT, TILE_NT, TILE_NT, a, vec);
-        tile_store(a, bw, TILE_NT, bias, mb, relu, y, out_stride, c0 + tl * TILE_NT);
+        tile_store(a, bw, TILE_NT, ep, mb, y, out_stride, c0 + tl * TILE_NT);
       }
       if (last_nt == 2)
         tile_product(wb, K, last, 2, 2, a, vec);
@@ -301,15 +308,15 @@ static inline __attribute__((always_inline)) void panel_gemm_body(const float *W
         tile_product(wb, K, last, 4, 4, a, vec);
       else
         tile_product(wb, K, last, TILE_NT, TILE_NT, a, vec);
-      tile_store(a, bw, last_w, bias, mb, relu, y, out_stride, c0 + full * TILE_NT);
+      tile_store(a, bw, last_w, ep, mb, y, out_stride, c0 + full * TILE_NT);
     }
   }
 }
 
 VOX_ISA_VARIANTS(panel_gemm,
-                 (const float *WB, int K, const float *bias, int relu, const float *in, size_t in_stride, size_t n,
-                  int m0, int m1, float *out, size_t out_stride, float *pack),
-                 (WB, K, bias, relu, in, in_stride, n, m0, m1, out, out_stride, pack))
+                 (const float *WB, int K, const float *in, size_t in_stride, size_t n, int m0, int m1, float *out,
+                  size_t out_stride, const vox_epilogue *ep, float *pack),
+                 (WB, K, in, in_stride, n, m0, m1, out, out_stride, ep, pack))
 
 float *vox__block_weights(const float *W, int K, int M) {
   int nb = (M + VOX_SMALL_MB - 1) / VOX_SMALL_MB;
@@ -323,28 +330,11 @@ float *vox__block_weights(const float *W, int K, int M) {
   return b;
 }
 
-void vox__pointwise(const float *WB, const float *bias, int K, const float *in, size_t in_stride, float *out,
-                    size_t out_stride, size_t n, int m0, int m1, int relu, float *pack) {
+void vox__pointwise(const float *WB, int K, const float *in, size_t in_stride, float *out, size_t out_stride,
+                    size_t n, int m0, int m1, const vox_epilogue *ep, float *pack) {
   if (m1 <= m0 || n == 0)
     return;
-  panel_gemm_v[isa()](WB, K, bias, relu, in, in_stride, n, m0, m1, out, out_stride, pack);
-}
-
-VOX_MULTIVERSION
-void vox__add_relu(float *out, size_t out_stride, const float *add, size_t add_stride, size_t n, int m0, int m1,
-                   int relu) {
-  for (int m = m0; m < m1; m++) {
-    float *restrict y = out + (size_t)m * out_stride;
-    const float *restrict a = add + (size_t)m * add_stride;
-    if (relu)
-      for (size_t t = 0; t < n; t++) {
-        float v = y[t] + a[t];
-        y[t] = v > 0.0f ? v : 0.0f;
-      }
-    else
-      for (size_t t = 0; t < n; t++)
-        y[t] += a[t];
-  }
+  panel_gemm_v[isa()](WB, K, in, in_stride, n, m0, m1, out, out_stride, ep, pack);
 }
 
 void vox__im2col(const float *in, size_t in_stride, int k, int stride, int dil, float *col, size_t col_stride,

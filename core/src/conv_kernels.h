@@ -11,13 +11,22 @@
 VOX_HIDDEN void vox__dwconv(const float *in, size_t in_stride, const float *w, int k, int stride, int dil,
                             float *out, size_t out_stride, size_t n_out, int c0, int c1);
 
-/* out[M x N] = W * in[K x N] (+ bias[m]) (then max(0, .) when relu), rows m in [m0, m1), the
- * weights in the blocked layout (WB, see vox__block_weights), in register tiles over the input
- * copied into `pack` (K x VOX_PANEL_N floats of scratch, one per thread). They replaced OpenBLAS
- * sgemm, which repacked the whole weight matrix on every call and needed a second pass for bias
- * and ReLU. m0 must be a multiple of VOX_SMALL_MB. */
-VOX_HIDDEN void vox__pointwise(const float *WB, const float *bias, int K, const float *in, size_t in_stride,
-                               float *out, size_t out_stride, size_t n, int m0, int m1, int relu, float *pack);
+/* What the GEMM does to each product before storing it: out[m][t] = acc + bias[m] (bias may be
+ * NULL) + res[m][t] (res may be NULL: the block's residual branch), then max(0, .) when relu. */
+typedef struct vox_epilogue {
+  const float *bias;
+  const float *res;
+  size_t res_stride;
+  int relu;
+} vox_epilogue;
+
+/* out[M x N] = W * in[K x N], then the epilogue, rows m in [m0, m1), the weights in the blocked
+ * layout (WB, see vox__block_weights), in register tiles over the input copied into `pack`
+ * (K x VOX_PANEL_N floats of scratch, one per thread). They replaced OpenBLAS sgemm, which repacked
+ * the whole weight matrix on every call and needed further passes for bias, residual and ReLU. m0
+ * must be a multiple of VOX_SMALL_MB. */
+VOX_HIDDEN void vox__pointwise(const float *WB, int K, const float *in, size_t in_stride, float *out,
+                               size_t out_stride, size_t n, int m0, int m1, const vox_epilogue *ep, float *pack);
 
 /* Columns per packed input panel of the large-N path (K x 96 floats: a 512-channel panel is 192 KB,
  * within L2 with the weight block it meets). */
@@ -29,10 +38,6 @@ VOX_HIDDEN void vox__pointwise(const float *WB, const float *bias, int K, const 
  * rows, its K x VOX_SMALL_MB weights contiguous (the last block zero-padded), so streaming them is a
  * sequential read. malloc'd; NULL on failure. */
 VOX_HIDDEN float *vox__block_weights(const float *W, int K, int M);
-
-/* Adds add[M x N] into out, then ReLU when relu, rows [m0, m1). */
-VOX_HIDDEN void vox__add_relu(float *out, size_t out_stride, const float *add, size_t add_stride, size_t n,
-                              int m0, int m1, int relu);
 
 /* im2col for a full convolution: col[(c*k + j) x N] = in[c][t*stride + j*dil], channels [c0, c1). */
 VOX_HIDDEN void vox__im2col(const float *in, size_t in_stride, int k, int stride, int dil, float *col,
