@@ -25,19 +25,22 @@ enum { ISA_AVX512, ISA_FMA, ISA_AVX, ISA_SSE2, ISA_COUNT };
 static const char *const isa_names[ISA_COUNT] = {"avx512", "fma", "avx", "sse2"};
 
 /* name_v[level]: the builds of a kernel from its always-inline body name_body, whose last argument
- * says whether to use the 8-float vectors (1) or plain loops for the vectoriser (0: the SSE2
- * build, where GCC keeps 32-byte vectors in memory and ran 25x slower). */
+ * is the level (a constant in each build): the SSE2 build uses plain loops for the vectoriser
+ * rather than 8-float vectors, which GCC keeps in memory there (25x slower). */
 #define VOX_EXPAND(...) __VA_ARGS__
+#define VOX_AT_AVX512 __attribute__((target("avx512f")))
+#define VOX_AT_FMA __attribute__((target("fma")))
+#define VOX_AT_AVX __attribute__((target("avx")))
 #ifdef VOX_X86_VARIANTS
 #define VOX_ISA_VARIANTS(name, params, args)                                                          \
-  __attribute__((target("avx512f"))) static void name##_avx512 params { name##_body(VOX_EXPAND args, 1); } \
-  __attribute__((target("fma"))) static void name##_fma params { name##_body(VOX_EXPAND args, 1); }        \
-  __attribute__((target("avx"))) static void name##_avx params { name##_body(VOX_EXPAND args, 1); }        \
-  static void name##_sse2 params { name##_body(VOX_EXPAND args, 0); }                                      \
+  VOX_AT_AVX512 static void name##_avx512 params { name##_body(VOX_EXPAND args, ISA_AVX512); }        \
+  VOX_AT_FMA static void name##_fma params { name##_body(VOX_EXPAND args, ISA_FMA); }                 \
+  VOX_AT_AVX static void name##_avx params { name##_body(VOX_EXPAND args, ISA_AVX); }                 \
+  static void name##_sse2 params { name##_body(VOX_EXPAND args, ISA_SSE2); }                          \
   static void (*const name##_v[ISA_COUNT]) params = {name##_avx512, name##_fma, name##_avx, name##_sse2};
 #else
 #define VOX_ISA_VARIANTS(name, params, args)                                                          \
-  static void name##_sse2 params { name##_body(VOX_EXPAND args, 0); }                                      \
+  static void name##_sse2 params { name##_body(VOX_EXPAND args, ISA_SSE2); }                          \
   static void (*const name##_v[ISA_COUNT]) params = {name##_sse2, name##_sse2, name##_sse2, name##_sse2};
 #endif
 
@@ -178,7 +181,8 @@ static inline __attribute__((always_inline)) void dwconv(const float *in, size_t
 
 static inline __attribute__((always_inline)) void dwconv_body(const float *in, size_t in_stride, const float *w,
                                                               int k, int stride, int dil, float *out, size_t out_stride,
-                                                              size_t n_out, int c0, int c1, int vec) {
+                                                              size_t n_out, int c0, int c1, int level) {
+  const int vec = level != ISA_SSE2;
   if (stride == 1) /* the common case, with contiguous loads */
     dwconv(in, in_stride, w, k, 1, dil, out, out_stride, n_out, c0, c1, vec);
   else
@@ -199,13 +203,18 @@ void vox__dwconv(const float *in, size_t in_stride, const float *w, int k, int s
  * the 2 weight vectors and a broadcast fit AVX2's 16 registers (32 x 4 spilled there), keep 12
  * multiply-adds in flight (enough for two FMA pipes of latency 4-5) and load 8 values per 12 FMAs. */
 #define TILE_NT 6
+/* Weight rows (one cache line each) that the first tile of a weight block fetches ahead. The block
+ * comes from L3 or memory in a stream of small chunks, whose 8-frame products the hardware
+ * prefetcher (which stops at 4 KB pages) did not keep fed: 15-30 % of the streaming time. */
+#define FETCH_AHEAD 32
 
 /* a[t][m] = sum_k W[mb + m][k] * x(k, t) over one weight block, m < VOX_SMALL_MB, t < nt, where
  * x(k, t) = x[k * ks + t]. Summed over k ascending with one multiply-add per term for every tile
  * width, so a column's result does not depend on how the columns were tiled: streamed and
  * whole-input products are bit-identical. */
 static inline __attribute__((always_inline)) void tile_product(const float *restrict wb, int K, const float *x,
-                                                               size_t ks, int nt, float a[][VOX_SMALL_MB], int vec) {
+                                                               size_t ks, int nt, float a[][VOX_SMALL_MB], int vec,
+                                                               int fetch) {
   if (!vec) {
     for (int t = 0; t < nt; t++)
       for (int m = 0; m < VOX_SMALL_MB; m++)
@@ -224,6 +233,8 @@ static inline __attribute__((always_inline)) void tile_product(const float *rest
   }
   v8f acc[TILE_NT][TILE_V] = {{{0}}};
   for (int k = 0; k < K; k++) {
+    if (fetch)
+      __builtin_prefetch(wb + (size_t)(k + FETCH_AHEAD) * VOX_SMALL_MB);
     v8f w[TILE_V];
 #pragma GCC unroll 4
     for (int i = 0; i < TILE_V; i++)
@@ -244,6 +255,34 @@ static inline __attribute__((always_inline)) void tile_product(const float *rest
     for (int i = 0; i < TILE_V; i++)
       *(v8f_mem *)(a[t] + 8 * i) = acc[t][i];
 }
+
+/* The tile loop out of line, one function per width and level: inlined into the panel loop, one
+ * accumulator was spilled to the stack or not depending on the code around it (1.5x slower). */
+#define TILE_FN(nt, sfx, attr, vec)                                                                   \
+  attr __attribute__((noinline)) static void tile##nt##_##sfx(const float *wb, int K, const float *x,  \
+                                                              float a[][VOX_SMALL_MB], int fetch) {  \
+    if (fetch)                                                                                        \
+      tile_product(wb, K, x, nt, nt, a, vec, 1);                                                      \
+    else                                                                                              \
+      tile_product(wb, K, x, nt, nt, a, vec, 0);                                                      \
+  }
+#define TILE_FNS(sfx, attr, vec) TILE_FN(2, sfx, attr, vec) TILE_FN(4, sfx, attr, vec) TILE_FN(6, sfx, attr, vec)
+typedef void tile_fn(const float *wb, int K, const float *x, float a[][VOX_SMALL_MB], int fetch);
+TILE_FNS(sse2, , 0)
+#ifdef VOX_X86_VARIANTS
+TILE_FNS(avx512, VOX_AT_AVX512, 1)
+TILE_FNS(fma, VOX_AT_FMA, 1)
+TILE_FNS(avx, VOX_AT_AVX, 1)
+static tile_fn *const tile_fns[ISA_COUNT][3] = {{tile2_avx512, tile4_avx512, tile6_avx512},
+                                                {tile2_fma, tile4_fma, tile6_fma},
+                                                {tile2_avx, tile4_avx, tile6_avx},
+                                                {tile2_sse2, tile4_sse2, tile6_sse2}};
+#else
+static tile_fn *const tile_fns[ISA_COUNT][3] = {{tile2_sse2, tile4_sse2, tile6_sse2},
+                                                {tile2_sse2, tile4_sse2, tile6_sse2},
+                                                {tile2_sse2, tile4_sse2, tile6_sse2},
+                                                {tile2_sse2, tile4_sse2, tile6_sse2}};
+#endif
 
 /* Stores columns [0, w) of a tile (rows [0, bw) of block mb) at y[m][t0 + t], the epilogue applied
  * in the order of the unfused passes (bias, then residual, then ReLU). */
@@ -279,7 +318,8 @@ static inline __attribute__((always_inline)) void tile_store(float a[][VOX_SMALL
 static inline __attribute__((always_inline)) void panel_gemm_body(const float *WB, int K, const float *in,
                                                                   size_t in_stride, size_t n, int m0, int m1,
                                                                   float *out, size_t out_stride,
-                                                                  const vox_epilogue *ep, float *pack, int vec) {
+                                                                  const vox_epilogue *ep, float *pack, int level) {
+  tile_fn *const tile6 = tile_fns[level][2], *const tile_last[3] = {tile_fns[level][0], tile_fns[level][1], tile6};
   for (size_t c0 = 0; c0 < n; c0 += VOX_PANEL_N) {
     const size_t nc = n - c0 < VOX_PANEL_N ? n - c0 : VOX_PANEL_N, full = (nc - 1) / TILE_NT;
     const size_t last_w = nc - full * TILE_NT, last_nt = last_w <= 2 ? 2 : last_w <= 4 ? 4 : TILE_NT;
@@ -299,15 +339,10 @@ static inline __attribute__((always_inline)) void panel_gemm_body(const float *W
       float *y = out + (size_t)mb * out_stride;
       float a[TILE_NT][VOX_SMALL_MB];
       for (size_t tl = 0; tl < full; tl++) {
-        tile_product(wb, K, pack + tl * (size_t)K * TILE_NT, TILE_NT, TILE_NT, a, vec);
+        tile6(wb, K, pack + tl * (size_t)K * TILE_NT, a, tl == 0);
         tile_store(a, bw, TILE_NT, ep, mb, y, out_stride, c0 + tl * TILE_NT);
       }
-      if (last_nt == 2)
-        tile_product(wb, K, last, 2, 2, a, vec);
-      else if (last_nt == 4)
-        tile_product(wb, K, last, 4, 4, a, vec);
-      else
-        tile_product(wb, K, last, TILE_NT, TILE_NT, a, vec);
+      tile_last[last_nt / 2 - 1](wb, K, last, a, full == 0);
       tile_store(a, bw, last_w, ep, mb, y, out_stride, c0 + full * TILE_NT);
     }
   }
