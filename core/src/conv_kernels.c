@@ -294,26 +294,23 @@ static inline __attribute__((always_inline)) void tile_rows(float a[][VOX_SMALL_
   for (int t = 0; t < TILE_NT; t++)
     c[t] = *(const v8f_mem *)(a[t] + 8 * i);
   c[6] = c[7] = (v8f){0};
-  const v8i lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
-  const v8i lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
-  const v8i lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
   v8f u[8], s[8];
 #pragma GCC unroll 4
   for (int j = 0; j < 4; j++) {
-    u[2 * j] = __builtin_shuffle(c[2 * j], c[2 * j + 1], lo);
-    u[2 * j + 1] = __builtin_shuffle(c[2 * j], c[2 * j + 1], hi);
+    u[2 * j] = __builtin_shufflevector(c[2 * j], c[2 * j + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+    u[2 * j + 1] = __builtin_shufflevector(c[2 * j], c[2 * j + 1], 2, 10, 3, 11, 6, 14, 7, 15);
   }
 #pragma GCC unroll 2
   for (int h = 0; h < 2; h++) { /* columns 0-3, then 4-7 */
-    s[4 * h] = __builtin_shuffle(u[4 * h], u[4 * h + 2], lo2);
-    s[4 * h + 1] = __builtin_shuffle(u[4 * h], u[4 * h + 2], hi2);
-    s[4 * h + 2] = __builtin_shuffle(u[4 * h + 1], u[4 * h + 3], lo2);
-    s[4 * h + 3] = __builtin_shuffle(u[4 * h + 1], u[4 * h + 3], hi2);
+    s[4 * h] = __builtin_shufflevector(u[4 * h], u[4 * h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+    s[4 * h + 1] = __builtin_shufflevector(u[4 * h], u[4 * h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+    s[4 * h + 2] = __builtin_shufflevector(u[4 * h + 1], u[4 * h + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+    s[4 * h + 3] = __builtin_shufflevector(u[4 * h + 1], u[4 * h + 3], 2, 3, 10, 11, 6, 7, 14, 15);
   }
 #pragma GCC unroll 4
   for (int j = 0; j < 4; j++) {
-    r[j] = __builtin_shuffle(s[j], s[4 + j], lo4);
-    r[4 + j] = __builtin_shuffle(s[j], s[4 + j], hi4);
+    r[j] = __builtin_shufflevector(s[j], s[4 + j], 0, 1, 2, 3, 8, 9, 10, 11);
+    r[4 + j] = __builtin_shufflevector(s[j], s[4 + j], 4, 5, 6, 7, 12, 13, 14, 15);
   }
 }
 

@@ -4,7 +4,7 @@
 State-dict keys and model_config.yaml follow NeMo exactly (see ../shared/specs/nemo-conv-asr.md).
 Used to write test checkpoints, to train the default model and as the numerical reference.
 
-  /usr/bin/python3 models/quartznet/quartznet.py OUT.nemo --arch 5x5|15x5|tiny|stream [--seed N]
+  /usr/bin/python3 models/quartznet/quartznet.py OUT.nemo --arch 5x5|15x5|tiny|odd|stream [--seed N]
       writes a model with random weights (BatchNorm statistics calibrated on N(0,1) features)
 """
 import argparse
@@ -27,6 +27,9 @@ def jasper_config(arch):
     if arch == "tiny":
         return [b(64, 1, 11, stride=2, residual=False), b(64, 2, 13), b(64, 2, 15),
                 b(128, 1, 17, dilation=2, residual=False), b(128, 1, 1, residual=False, separable=False)]
+    if arch == "odd":  # channel counts off the kernels' 16-row blocks and 8-float vectors
+        return [b(40, 1, 11, stride=2, residual=False), b(36, 2, 7), b(52, 1, 9, dilation=2, residual=False),
+                b(44, 1, 1, residual=False, separable=False)]
     if arch == "jasperish":  # non-separable blocks, as Jasper uses
         return [b(64, 1, 11, stride=2, residual=False, separable=False), b(64, 2, 7, separable=False),
                 b(96, 1, 1, residual=False, separable=False)]
@@ -185,7 +188,7 @@ def randomize(model, seed, calib_frames=400, gain=0.8, calib_audio=None, residua
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
-    ap.add_argument("--arch", default="5x5", choices=["tiny", "small", "jasperish", "stream", "stream-small", "medium", "5x5", "15x5"])
+    ap.add_argument("--arch", default="5x5", choices=["tiny", "odd", "small", "jasperish", "stream", "stream-small", "medium", "5x5", "15x5"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--normalize", default="per_feature", choices=["per_feature", "NA"])
     ap.add_argument("--gzip", action="store_true")

@@ -19,7 +19,7 @@ from nemo_conv import save_nemo  # noqa: E402
 
 # fixed statistics (NeMo normalize: {fixed_mean, fixed_std}), as the bundled model uses
 FIXED = {"fixed_mean": [round(-10 + 0.1 * i, 3) for i in range(64)], "fixed_std": [round(3 + 0.02 * i, 3) for i in range(64)]}
-ARCHS = [("tiny", "per_feature"), ("jasperish", "per_feature"), ("stream-small", FIXED), ("stream", "NA"),
+ARCHS = [("tiny", "per_feature"), ("odd", "per_feature"), ("jasperish", "per_feature"), ("stream-small", FIXED), ("stream", "NA"),
          ("5x5", "per_feature"), ("15x5", "per_feature")]
 if os.environ.get("VOX_QUICK"):
     ARCHS = ARCHS[:4]
