@@ -19,7 +19,8 @@ int cmd_vad(int argc, char **argv) {
              "Speech segments with a MarbleNet-style VAD model (NeMo EncDecClassificationModel, labels with\n"
              "'speech').\n"
              "  -m, --model M            VAD model (default: the bundled one)\n"
-             "  -f, --format F           text (start end per line), json, rttm, tsv\n"
+             "  -f, --format F           text (start end per line), json (with duration and\n"
+             "                           processing_time in seconds), rttm, tsv\n"
              "      --plot OUT.png       draw waveform, speech probability and segments (several files:\n"
              "                           OUT-1.png, OUT-2.png, ...)\n%s"
              "      --no-filter-speech-first  fill gaps before dropping short speech\n", CLI_VAD_HELP);
@@ -59,6 +60,7 @@ int cmd_vad(int argc, char **argv) {
     vox_error err = {0};
     vox_segment *seg;
     size_t ns;
+    const double t0 = cli_now_s();
     if (cli_vad_file(vad, files[i], &seg, &ns, &err)) {
       cli_error("vad", &err);
       failures++;
@@ -80,6 +82,7 @@ int cmd_vad(int argc, char **argv) {
         failures++;
       }
     }
+    const double proc_s = cli_now_s() - t0;
     const char *base = strrchr(files[i], '/') ? strrchr(files[i], '/') + 1 : files[i];
     if (!strcmp(format, "json")) {
       fputs("{\"audio_filepath\": ", stdout);
@@ -87,7 +90,10 @@ int cmd_vad(int argc, char **argv) {
       fputs(", \"segments\": [", stdout);
       for (size_t k = 0; k < ns; k++)
         printf("%s{\"start\": %.2f, \"end\": %.2f}", k ? ", " : "", seg[k].start_s, seg[k].end_s);
-      fputs("]}\n", stdout);
+      size_t nfr;
+      double fs, on, off;
+      cli_vad_frames(vad, &nfr, &fs, &on, &off);
+      printf("], \"duration\": %.2f, \"processing_time\": %.4f}\n", (double)nfr * fs, proc_s);
     } else {
       for (size_t k = 0; k < ns; k++) {
         if (!strcmp(format, "rttm")) {

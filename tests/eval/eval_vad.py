@@ -15,6 +15,7 @@ default threshold 0.5; voxpipe with its NeMo-style defaults. Skips the peer when
 import argparse
 import csv
 import glob
+import json
 import os
 import re
 import shutil
@@ -112,15 +113,13 @@ def mixtures(work, n, seed=3):
 
 
 def voxpipe_segments(model, wav):
-    cmd = [os.path.join(BUILD, "apps", "voxpipe"), "vad", "-f", "text", wav] + (["-m", model] if model else [])
+    cmd = [os.path.join(BUILD, "apps", "voxpipe"), "vad", "-f", "json", wav] + (["-m", model] if model else [])
     env = dict(os.environ, VOXPIPE_MODEL_PATH=os.path.join(BUILD, "models", ".libs"),
                VOXPIPE_DATA_DIR=os.path.join(TOP, "share"))
-    import time
-    t0 = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    dt = time.time() - t0
-    segs = [tuple(map(float, line.split()[:2])) for line in p.stdout.splitlines() if line.strip()]
-    return segs, dt
+    r = json.loads(p.stdout)
+    # processing_time: reading the file, features and the model, not process start or model load
+    return [(s["start"], s["end"]) for s in r["segments"]], r["processing_time"]
 
 
 def silero_setup(work):
@@ -188,7 +187,8 @@ def main():
         print("%-24s %-10s %5d %7.3f %7.3f %7.3f %9.5f" % (set_name, eng, n, p, r, f1, t / dur))
         print("RESULT eval_vad set=%s engine=%s files=%d precision=%.4f recall=%.4f f1=%.4f rtf=%.5f"
               % (set_name, eng, n, p, r, f1, t / dur), flush=True)
-    print("(voxpipe RTF includes process start and model load per file; Silero's is detection only)")
+    print("(RTF: voxpipe's reading, features and model per file, Silero's detection only; neither counts "
+          "process start or model load)")
 
 
 if __name__ == "__main__":

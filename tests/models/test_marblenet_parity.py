@@ -79,10 +79,12 @@ for bias, expect in ((10.0, 1), (-10.0, 0)):
     ok = all(p.returncode == 0 for p in outs.values())
     segs = [line.split() for line in outs["text"].stdout.splitlines()]
     ok = ok and len(segs) == expect and (not expect or (float(segs[0][0]) == 0.0 and abs(float(segs[0][1]) - 5.32) < 0.02))
-    ok = ok and len(json.loads(outs["json"].stdout)["segments"]) == expect
+    js = json.loads(outs["json"].stdout)
+    ok = ok and len(js["segments"]) == expect and abs(js["duration"] - 5.32) < 0.05 and 0 < js["processing_time"] < 60
     ok = ok and all(line.startswith("SPEAKER sample-en 1 0.000 ") and line.endswith("speech <NA> <NA>")
                     for line in outs["rttm"].stdout.splitlines()) and len(outs["rttm"].stdout.splitlines()) == expect
-    T.check(ok, "voxpipe vad (text/json/rttm/tsv; json under valgrind): %d segment(s) as the model says" % expect)
+    T.check(ok, "voxpipe vad (text/json/rttm/tsv; json under valgrind): %d segment(s) as the model says, "
+            "json with duration and processing_time" % expect)
 # voxpipe commands: a MatchboxNet biased to "yes" hears one merged "yes"; biased to "unknown", nothing
 for word, expect in (("yes", 1), ("unknown", 0)):
     torch.manual_seed(3)
