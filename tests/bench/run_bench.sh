@@ -58,21 +58,29 @@ for arch in 15x5 5x5; do
   if [ $have_ort = 1 ] && [ ! -f "$work/ort$arch/model.onnx" ]; then
     "$PY" "$work/anchors/make_tiny_quartznet.py" "$work/ort$arch" --arch $arch --nemo "$work/qn$arch.nemo" >/dev/null
   fi
+  # Rounds of voxpipe then ONNX Runtime, back to back: on a shared VM the speed drifts by 30-40 %
+  # within minutes, so each ratio pairs runs of the same minute and the summary gives all rounds.
   for sec in 10 60; do
-    rep=$([ $sec = 60 ] && echo 3 || echo 10)
-    "$VP" bench -m "$work/qn$arch.nemo" --seconds $sec --repeat $rep | sed -n "s/^RESULT voxpipe_model/RESULT voxpipe_model model=$arch/p"
-    if [ $have_ort = 1 ]; then
-      (cd "$work/anchors" && node ort_bench.js "$work/ort$arch" --seconds $sec --repeat $rep --threads 1) |
-        sed -n "s/^RESULT ort_bench/RESULT ort_model model=$arch/p"
-    fi
+    rep=$([ $sec = 60 ] && echo 1 || echo 4)
+    for round in 1 2 3; do
+      "$VP" bench -m "$work/qn$arch.nemo" --seconds $sec --repeat $rep |
+        sed -n "s/^RESULT voxpipe_model/RESULT voxpipe_model model=$arch round=$round/p"
+      if [ $have_ort = 1 ]; then
+        (cd "$work/anchors" && node ort_bench.js "$work/ort$arch" --seconds $sec --repeat $rep --threads 1) |
+          sed -n "s/^RESULT ort_bench/RESULT ort_model model=$arch round=$round/p"
+      fi
+    done
   done
 done
-# streaming compute against whole-input compute of the same model (issue goal: <= 1.15x)
+# streaming compute against whole-input compute of the same model (issue goal: <= 1.15x), in
+# rounds for the same reason
 for m in "5x5:$work/qn5x5.nemo" "default:$top_srcdir/share/models/quartznet-stream-en.nemo" \
          "lowlatency:$top_srcdir/share/models/quartznet-lowlatency-en.nemo"; do
-  for chunk in 0 8 16 32; do  # whole input, then 80 / 160 / 320 ms of features per call
-    "$VP" bench -m "${m#*:}" --seconds 60 --repeat 5 --chunk $chunk |
-      sed -n "s/^RESULT voxpipe_model/RESULT voxpipe_stream model=${m%%:*}/p"
+  for round in 1 2 3; do
+    for chunk in 0 8 16 32; do  # whole input, then 80 / 160 / 320 ms of features per call
+      "$VP" bench -m "${m#*:}" --seconds 60 --repeat 2 --chunk $chunk |
+        sed -n "s/^RESULT voxpipe_model/RESULT voxpipe_stream model=${m%%:*} round=$round/p"
+    done
   done
 done
 }
@@ -80,25 +88,53 @@ done
 measure 2>&1 | tee "$work/bench.log"
 echo "== summary (ratios > 1: voxpipe faster)"
 awk '
+  # sorted copy of the n values in a (1-based) as "v1 v2 ...", and their median
+  function sorted(a, n,   i, j, t, b, out) {
+    for (i = 1; i <= n; i++) b[i] = a[i]
+    for (i = 2; i <= n; i++) { t = b[i]; for (j = i - 1; j >= 1 && b[j] > t; j--) b[j + 1] = b[j]; b[j + 1] = t }
+    out = ""; for (i = 1; i <= n; i++) out = out sprintf("%s%.2f", i > 1 ? " " : "", b[i])
+    med = n % 2 ? b[(n + 1) / 2] : (b[n / 2] + b[n / 2 + 1]) / 2
+    return out
+  }
   /^RESULT/ { delete kv; for (i = 3; i <= NF; i++) { split($i, a, "="); kv[a[1]] = a[2] } }
   /^RESULT torchaudio_features/ { ta = kv["xrt"] }
   /^RESULT voxpipe_features/ { vf = kv["xrt"] }
   /^RESULT sgemm/ { gemm = kv["gflops"] }
-  /^RESULT voxpipe_model/ { key = kv["model"] " " kv["T"]; vr[key] = kv["rtf"]; vg[key] = kv["gflops"]; order[++n] = key }
-  /^RESULT ort_model/ { key = kv["model"] " " (kv["T"] + 1); orr[key] = kv["rtf"] }
+  /^RESULT voxpipe_model/ {
+    key = kv["model"] " " kv["T"]; vr[key, kv["round"]] = kv["rtf"]; vg[key, kv["round"]] = kv["gflops"]
+    if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+    rounds[key] = kv["round"]
+  }
+  /^RESULT ort_model/ { orr[kv["model"] " " (kv["T"] + 1), kv["round"]] = kv["rtf"] }
   /^RESULT voxpipe_stream/ {
-    if (kv["chunk"] == 0) whole[kv["model"]] = kv["median_ms"]
-    else if (whole[kv["model"]])
-      printf "streaming %s, chunks of %d frames (%d ms): RTF %s, compute %.2fx whole-input, %.2f ms per chunk (worst %.2f)\n",
-        kv["model"], kv["chunk"], kv["chunk"] * 10, kv["rtf"], kv["median_ms"] / whole[kv["model"]], kv["chunk_mean_ms"],
-        kv["chunk_worst_ms"]
+    key = kv["model"] " " kv["round"]
+    if (kv["chunk"] == 0) whole[key] = kv["median_ms"]
+    else if (whole[key]) {
+      sk = kv["model"] " " kv["chunk"]
+      if (!(sk in sn)) sorder[++ns] = sk
+      r = ++sn[sk]; sratio[sk, r] = kv["median_ms"] / whole[key]; srtf[sk, r] = kv["rtf"]
+      sms[sk, r] = kv["chunk_mean_ms"]; sworst[sk, r] = kv["chunk_worst_ms"]
+    }
   }
   END {
     if (ta) printf "features: voxpipe %.0fx real time, torchaudio %.0fx: ratio %.2f\n", vf, ta, vf / ta
     for (i = 1; i <= n; i++) {
-      k = order[i]; split(k, p, " ")
-      printf "QuartzNet %s, %d s, 1 thread: voxpipe RTF %s (%.1f GFLOP/s, sgemm %.1f)", p[1], (p[2] - 1) / 100, vr[k], vg[k], gemm
-      if (orr[k]) printf ", ONNX Runtime RTF %s: voxpipe %.2fx ONNX Runtime speed", orr[k], orr[k] / vr[k]
-      printf "\n"
+      k = order[i]; split(k, p, " "); m = rounds[k]
+      for (r = 1; r <= m; r++) { x[r] = vr[k, r]; g[r] = vg[k, r] }
+      sorted(x, m); vmed = med; sorted(g, m); gmed = med
+      printf "QuartzNet %s, %d s, 1 thread: voxpipe RTF %.4f (%.1f GFLOP/s, sgemm %.1f)", p[1], (p[2] - 1) / 100, vmed, gmed, gemm
+      if (orr[k, 1]) {
+        for (r = 1; r <= m; r++) { y[r] = orr[k, r]; q[r] = orr[k, r] / vr[k, r] }
+        sorted(y, m); omed = med; list = sorted(q, m)
+        printf ", ONNX Runtime RTF %.4f: voxpipe %.2fx ONNX Runtime speed (rounds: %s)", omed, med, list
+      }
+      printf " (medians of %d rounds)\n", m
+    }
+    for (i = 1; i <= ns; i++) {
+      k = sorder[i]; split(k, p, " "); m = sn[k]
+      for (r = 1; r <= m; r++) { q[r] = sratio[k, r]; x[r] = srtf[k, r]; g[r] = sms[k, r]; y[r] = sworst[k, r] }
+      list = sorted(q, m); rmed = med; sorted(x, m); xmed = med; sorted(g, m); gmed = med; sorted(y, m)
+      printf "streaming %s, chunks of %d frames (%d ms): RTF %.5f, compute %.2fx whole-input (rounds: %s), " \
+        "%.2f ms per chunk (worst %.2f)\n", p[1], p[2], p[2] * 10, xmed, rmed, list, gmed, med
     }
   }' "$work/bench.log"
