@@ -83,6 +83,13 @@ for m in "5x5:$work/qn5x5.nemo" "default:$top_srcdir/share/models/quartznet-stre
     done
   done
 done
+# the default model on 2 threads (each convolution's rows split between them), streamed and whole
+for round in 1 2 3; do
+  for chunk in 0 16; do
+    "$VP" bench -m "$top_srcdir/share/models/quartznet-stream-en.nemo" --seconds 60 --repeat 2 --chunk $chunk \
+      --threads 2 | sed -n "s/^RESULT voxpipe_model/RESULT voxpipe_stream model=default-2-threads round=$round/p"
+  done
+done
 }
 
 measure 2>&1 | tee "$work/bench.log"
