@@ -128,6 +128,15 @@ static inline __attribute__((always_inline)) void dw_block(const float *x, size_
     memcpy(y + (size_t)c * y_stride + t0, acc[c], width * sizeof(float));
 }
 
+/* Outputs [t0, n_out) (n_out - t0 >= bw) in blocks of bw, the last one overlapping the one before
+ * where bw does not divide the width: those outputs are computed twice, the same way. */
+static inline __attribute__((always_inline)) void dw_blocks(const float *x, size_t x_stride, const float *w, int k,
+                                                            int stride, int dil, float *y, size_t y_stride, size_t t0,
+                                                            size_t n_out, int nc, size_t bw, int vec) {
+  for (; t0 < n_out; t0 += bw)
+    dw_block(x, x_stride, w, k, stride, dil, y, y_stride, t0 + bw <= n_out ? t0 : n_out - bw, nc, bw, vec);
+}
+
 /* Outputs [t0, n_out) (fewer than DW_BLOCK) of nc channels: streaming chunks give pieces of a few
  * frames. One channel's 8 outputs make one dependency chain through the adds (latency-bound:
  * depthwise ran 6x slower per output than offline); DW_GROUP channels keep several in flight, two
@@ -139,10 +148,7 @@ static inline __attribute__((always_inline)) void dw_tail(const float *x, size_t
                                                           size_t n_out, int nc, int vec) {
   const size_t bw = n_out - t0 >= 2 * DW_SMALL ? 2 * DW_SMALL : DW_SMALL;
   if (n_out - t0 >= bw) {
-    for (; t0 + bw <= n_out; t0 += bw)
-      dw_block(x, x_stride, w, k, stride, dil, y, y_stride, t0, nc, bw, vec);
-    if (t0 < n_out)
-      dw_block(x, x_stride, w, k, stride, dil, y, y_stride, n_out - bw, nc, bw, vec);
+    dw_blocks(x, x_stride, w, k, stride, dil, y, y_stride, t0, n_out, nc, bw, vec);
     return;
   }
   if (t0 + DW_SMALL / 2 <= n_out) {
@@ -158,10 +164,8 @@ static inline __attribute__((always_inline)) void dwconv(const float *in, size_t
                                                          size_t n_out, int c0, int c1, int vec) {
   if (n_out >= DW_BLOCK) { /* the last block overlapping the one before (see dw_tail) */
     for (int c = c0; c < c1; c++)
-      for (size_t t0 = 0; t0 < n_out; t0 += DW_BLOCK)
-        dw_block(in + (size_t)c * in_stride, in_stride, w + (size_t)c * (size_t)k, k, stride, dil,
-                 out + (size_t)c * out_stride, out_stride, t0 + DW_BLOCK <= n_out ? t0 : n_out - DW_BLOCK, 1,
-                 DW_BLOCK, vec);
+      dw_blocks(in + (size_t)c * in_stride, in_stride, w + (size_t)c * (size_t)k, k, stride, dil,
+                out + (size_t)c * out_stride, out_stride, 0, n_out, 1, DW_BLOCK, vec);
     return;
   }
   /* A stream's cache rows were last read a chunk ago (out of L2 by now) and each is only a few
