@@ -213,20 +213,19 @@ void vox__dwconv(const float *in, size_t in_stride, const float *w, int k, int s
  * prefetcher (which stops at 4 KB pages) did not keep fed: 15-30 % of the streaming time. */
 #define FETCH_AHEAD 32
 
-/* a[t][m] = sum_k W[mb + m][k] * x(k, t) over one weight block, m < VOX_SMALL_MB, t < nt, where
- * x(k, t) = x[k * ks + t]. Summed over k ascending with one multiply-add per term for every tile
- * width, so a column's result does not depend on how the columns were tiled: streamed and
- * whole-input products are bit-identical. */
+/* a[t][m] = sum_k W[mb + m][k] * x[k * nt + t] over one weight block and one packed tile of nt
+ * columns, m < VOX_SMALL_MB, t < nt. Summed over k ascending with one multiply-add per term for
+ * every tile width, so a column's result does not depend on how the columns were tiled: streamed
+ * and whole-input products are bit-identical. */
 static inline __attribute__((always_inline)) void tile_product(const float *restrict wb, int K, const float *x,
-                                                               size_t ks, int nt, float a[][VOX_SMALL_MB], int vec,
-                                                               int fetch) {
+                                                               int nt, float a[][VOX_SMALL_MB], int vec, int fetch) {
   if (!vec) {
     for (int t = 0; t < nt; t++)
       for (int m = 0; m < VOX_SMALL_MB; m++)
         a[t][m] = 0.0f;
     for (int k = 0; k < K; k++) {
       const float *restrict wk = wb + (size_t)k * VOX_SMALL_MB;
-      const float *xk = x + (size_t)k * ks;
+      const float *xk = x + (size_t)k * (size_t)nt;
 #pragma GCC unroll 8
       for (int t = 0; t < nt; t++) {
         const float v = xk[t];
@@ -244,7 +243,7 @@ static inline __attribute__((always_inline)) void tile_product(const float *rest
 #pragma GCC unroll 4
     for (int i = 0; i < TILE_V; i++)
       w[i] = *(const v8f_mem *)(wb + (size_t)k * VOX_SMALL_MB + 8 * i);
-    const float *xk = x + (size_t)k * ks;
+    const float *xk = x + (size_t)k * (size_t)nt;
 #pragma GCC unroll 8
     for (int t = 0; t < nt; t++) {
       const float xs = xk[t];
@@ -267,26 +266,21 @@ static inline __attribute__((always_inline)) void tile_product(const float *rest
   attr __attribute__((noinline)) static void tile##nt##_##sfx(const float *wb, int K, const float *x,  \
                                                               float a[][VOX_SMALL_MB], int fetch) {  \
     if (fetch)                                                                                        \
-      tile_product(wb, K, x, nt, nt, a, vec, 1);                                                      \
+      tile_product(wb, K, x, nt, a, vec, 1);                                                          \
     else                                                                                              \
-      tile_product(wb, K, x, nt, nt, a, vec, 0);                                                      \
+      tile_product(wb, K, x, nt, a, vec, 0);                                                          \
   }
 #define TILE_FNS(sfx, attr, vec) TILE_FN(2, sfx, attr, vec) TILE_FN(4, sfx, attr, vec) TILE_FN(6, sfx, attr, vec)
 typedef void tile_fn(const float *wb, int K, const float *x, float a[][VOX_SMALL_MB], int fetch);
 TILE_FNS(sse2, , 0)
+#define TILE_ROW(sfx) {tile2_##sfx, tile4_##sfx, tile6_##sfx}
 #ifdef VOX_X86_VARIANTS
 TILE_FNS(avx512, VOX_AT_AVX512, 1)
 TILE_FNS(fma, VOX_AT_FMA, 1)
 TILE_FNS(avx, VOX_AT_AVX, 1)
-static tile_fn *const tile_fns[ISA_COUNT][3] = {{tile2_avx512, tile4_avx512, tile6_avx512},
-                                                {tile2_fma, tile4_fma, tile6_fma},
-                                                {tile2_avx, tile4_avx, tile6_avx},
-                                                {tile2_sse2, tile4_sse2, tile6_sse2}};
+static tile_fn *const tile_fns[ISA_COUNT][3] = {TILE_ROW(avx512), TILE_ROW(fma), TILE_ROW(avx), TILE_ROW(sse2)};
 #else
-static tile_fn *const tile_fns[ISA_COUNT][3] = {{tile2_sse2, tile4_sse2, tile6_sse2},
-                                                {tile2_sse2, tile4_sse2, tile6_sse2},
-                                                {tile2_sse2, tile4_sse2, tile6_sse2},
-                                                {tile2_sse2, tile4_sse2, tile6_sse2}};
+static tile_fn *const tile_fns[ISA_COUNT][3] = {TILE_ROW(sse2), TILE_ROW(sse2), TILE_ROW(sse2), TILE_ROW(sse2)};
 #endif
 
 typedef int v8i __attribute__((vector_size(32)));
