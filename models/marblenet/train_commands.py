@@ -7,11 +7,17 @@
 Data, made here: each command word (zero..nine, yes, no, up, down, left, right, on, off, stop, go)
 spoken by the corpus recipe's voices (72 espeak-ng dialect x variant pairs, all flite and festival)
 at two speaking rates; "unknown" = other words from /usr/share/dict/words; "silence" = silence and
-noise. Every 1 s example is the clip at a random offset, speed-perturbed, with recorded or synthetic
-noise at 0-30 dB SNR and a random gain. The corpus recipe's held-out voices give the dev accuracy;
-real speech (../shared/data/fsdd spoken digits, speech-commands-samples) is for evaluation only.
+noise. Real speech from ../shared/data/train-speech: the Free Spoken Digit Dataset's training
+recordings (fsdd-train: digits by 6 speakers, of whom HELD_OUT_SPEAKER is kept out so that the
+evaluation has one unseen voice) and 1 s windows of Common Voice sentences without a command word
+("unknown"). Every 1 s example is the clip at a random offset, speed-perturbed, sometimes
+reverberated or band-limited (telephone, or 4 kHz like FSDD's 8 kHz recordings), with recorded or
+synthetic noise at 0-30 dB SNR and a random gain. Dev accuracy: the corpus recipe's held-out voices
+and the held-out speaker's training recordings. ../shared/data/fsdd (FSDD's test split) and
+speech-commands-samples are for evaluation only.
 """
 import argparse
+import json
 import os
 import random
 import sys
@@ -20,7 +26,9 @@ from multiprocessing import Pool
 
 import numpy as np
 import scipy.io.wavfile
+import scipy.signal
 import torch
+import torchaudio
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "common"))
@@ -28,11 +36,12 @@ sys.path.insert(0, HERE)
 import augment  # noqa: E402
 import corpus  # noqa: E402
 from marblenet import COMMAND_LABELS, EncDecClassificationModel, model_config  # noqa: E402
-from nemo_conv import save_nemo  # noqa: E402
+from nemo_conv import load_nemo, save_nemo  # noqa: E402
 
 SR = 16000
 WIN = SR  # 1 s windows, as `voxpipe commands` classifies
 WORDS = COMMAND_LABELS[:20]
+HELD_OUT_SPEAKER = "fsdd-theo"  # tests/eval/eval_commands.py reports this speaker apart
 
 
 def synth_all(work, jobs, rng):
@@ -67,14 +76,44 @@ def synth_all(work, jobs, rng):
 
 
 def load(path):
+    if not path.endswith(".wav"):
+        x, rate = torchaudio.load(path)
+        assert rate == SR, path
+        return x.mean(0).numpy().astype(np.float32)
     rate, x = scipy.io.wavfile.read(path)
     x = x.astype(np.float32) / 32768.0
     return x if x.ndim == 1 else x.mean(axis=1)
 
 
+def real_speech(shared):
+    """(speaker, samples, label) of ../shared/data/train-speech: FSDD digits, and Common Voice
+    sentences cut into 1 s "unknown" windows where the transcript has no command word."""
+    out = []
+    root = os.path.join(shared, "data", "train-speech")
+    for name in ("fsdd-train", "commonvoice-en-sample"):
+        man = os.path.join(root, name, "manifest.jsonl")
+        if not os.path.exists(man):
+            print("no %s: trained without it" % man, flush=True)
+            continue
+        for line in open(man):
+            r = json.loads(line)
+            x = load(os.path.join(root, name, r["audio_filepath"]))
+            if r["text"] in WORDS:
+                out.append((r["speaker"], x, COMMAND_LABELS.index(r["text"])))
+            elif not set(r["text"].split()) & set(WORDS):
+                for i in range(0, len(x) - WIN // 2, WIN // 2):
+                    out.append((r["speaker"], x[i: i + WIN], COMMAND_LABELS.index("unknown")))
+    return out
+
+
+def lowpass_4k(x):
+    b, a = scipy.signal.butter(8, 3800.0 / (SR / 2))
+    return scipy.signal.lfilter(b, a, x).astype(np.float32)
+
+
 class Sampler:
-    def __init__(self, rng, clips, bank):
-        self.rng, self.clips, self.bank = rng, clips, bank
+    def __init__(self, rng, clips, bank, real=(), p_real=0.0):
+        self.rng, self.clips, self.bank, self.real, self.p_real = rng, clips, bank, real, p_real
         self.silence = COMMAND_LABELS.index("silence")
 
     def example(self):
@@ -84,15 +123,23 @@ class Sampler:
                                   self.rng.uniform(-10, 10))
             y = self.silence
         else:
-            x, y = self.clips[self.rng.integers(len(self.clips))]
+            pool = self.real if len(self.real) and self.rng.random() < self.p_real else self.clips
+            x, y = pool[self.rng.integers(len(pool))]
             if self.rng.random() < 0.7:
                 x = augment.speed(x, self.rng.uniform(0.9, 1.1))
             x = x[:WIN]
             w = np.zeros(WIN, np.float32)
             off = self.rng.integers(0, WIN - len(x) + 1)
             w[off: off + len(x)] = x
+            if self.rng.random() < 0.2:
+                w = augment.reverb(self.rng, w)
             if self.rng.random() < 0.8:
                 w = augment.add_noise(self.rng, w, self.bank, self.rng.uniform(0, 30))
+            band = self.rng.random()
+            if band < 0.1:
+                w = augment.band_limit(w)
+            elif band < 0.35:
+                w = lowpass_4k(w)
         w = w * 10 ** (self.rng.uniform(-20, 6) / 20)
         peak = np.abs(w).max()
         if peak > 0.99:
@@ -114,6 +161,9 @@ def main():
     ap.add_argument("--batch", type=int, default=96)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--real-share", type=float, default=0.3,
+                    help="share of the spoken examples drawn from the real recordings of train-speech")
+    ap.add_argument("--init", help="start from these weights (.nemo) with a fresh optimizer")
     ap.add_argument("--synth-only", action="store_true")
     ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "..", "shared"))
     a = ap.parse_args()
@@ -127,20 +177,30 @@ def main():
     bank = augment.load_noise_bank(os.path.abspath(a.shared))
     train = [(load(p), y) for v, p, y in items if not corpus.voice_held_out(v)]
     dev = [(load(p), y) for v, p, y in items if corpus.voice_held_out(v)]
-    tr = Sampler(rng, train, [x for i, x in enumerate(bank) if i % 4 != 3])
-    dv = Sampler(np.random.default_rng(99), dev, bank)
-    dev_x, dev_y = dv.batch(600)
+    real = real_speech(os.path.abspath(a.shared))
+    real_train = [(x, y) for spk, x, y in real if spk != HELD_OUT_SPEAKER]
+    real_dev = [(x, y) for spk, x, y in real if spk == HELD_OUT_SPEAKER]
+    print("%d real clips for training, %d of the held-out speaker" % (len(real_train), len(real_dev)), flush=True)
+    tr = Sampler(rng, train, [x for i, x in enumerate(bank) if i % 4 != 3], real_train, a.real_share)
+    dev_sets = [("held-out voices", Sampler(np.random.default_rng(99), dev, bank).batch(600))]
+    if real_dev:
+        dev_sets.append((HELD_OUT_SPEAKER, Sampler(np.random.default_rng(98), [], bank, real_dev, 1.0).batch(300)))
     model = EncDecClassificationModel(model_config("matchboxnet"))
+    if a.init:
+        model.load_state_dict(load_nemo(a.init)[1])
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-3)
     lens = torch.full((a.batch,), WIN)
     loss_f = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
 
     def dev_acc():
         model.eval()
+        accs = []
         with torch.no_grad():
-            p = model(dev_x, torch.full((len(dev_x),), WIN)).argmax(1)
+            for name, (dx, dy) in dev_sets:
+                p = model(dx, torch.full((len(dx),), WIN)).argmax(1)
+                accs.append("%s %.4f" % (name, float((p == dy).float().mean())))
         model.train()
-        return float((p == dev_y).float().mean())
+        return ", ".join(accs)
 
     def save():
         model.eval()
@@ -161,10 +221,10 @@ def main():
         total = loss.item() if total is None else 0.98 * total + 0.02 * loss.item()
         step += 1
         if step % 200 == 0:
-            print("step %d loss %.4f dev accuracy (held-out voices) %.4f" % (step, total, dev_acc()), flush=True)
+            print("step %d loss %.4f dev accuracy: %s" % (step, total, dev_acc()), flush=True)
             save()
     save()
-    print("finished: %d steps, dev accuracy %.4f" % (step, dev_acc()), flush=True)
+    print("finished: %d steps, dev accuracy: %s" % (step, dev_acc()), flush=True)
 
 
 if __name__ == "__main__":

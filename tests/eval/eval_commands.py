@@ -3,6 +3,9 @@
 
 Sets: ../shared/data/fsdd (Free Spoken Digit Dataset test split: 6 speakers x 10 digits x 5, 8 kHz,
 resampled by voxpipe) and ../shared/data/speech-commands-samples (yes / no / silence / noise clips).
+The model trains on FSDD's other recordings (../shared/data/train-speech/fsdd-train) of five of the
+six speakers: "fsdd-seen-speakers" are new recordings of known voices, "fsdd-unseen-speaker" is the
+voice kept out of training (train_commands.py's HELD_OUT_SPEAKER).
 A clip's prediction is the word of its best-scoring detection from `voxpipe commands --threshold 0`
 (no detection: silence); accuracy over clips, and the confusion of the most frequent errors.
 
@@ -19,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.environ.get("VOX_TOP_BUILDDIR", TOP)
 SHARED = os.path.join(TOP, "..", "shared", "data")
+HELD_OUT = "theo"  # train_commands.HELD_OUT_SPEAKER without its "fsdd-" prefix (that module needs torch)
 
 
 def predict(paths, model):
@@ -42,8 +46,12 @@ def main():
     lab = os.path.join(SHARED, "fsdd", "labels.tsv")
     if os.path.exists(lab):
         with open(lab) as f:
-            sets["fsdd-digits"] = [(os.path.join(SHARED, "fsdd", r["file"]), r["word"])
-                                   for r in csv.DictReader(f, delimiter="\t")]
+            rows = list(csv.DictReader(f, delimiter="\t"))
+        sets["fsdd-digits"] = [(os.path.join(SHARED, "fsdd", r["file"]), r["word"]) for r in rows]
+        sets["fsdd-seen-speakers"] = [(os.path.join(SHARED, "fsdd", r["file"]), r["word"])
+                                      for r in rows if r["speaker"] != HELD_OUT]
+        sets["fsdd-unseen-speaker"] = [(os.path.join(SHARED, "fsdd", r["file"]), r["word"])
+                                       for r in rows if r["speaker"] == HELD_OUT]
     sc = os.path.join(SHARED, "speech-commands-samples")
     if os.path.isdir(sc):
         sets["speech-commands"] = [(os.path.join(sc, n), n.split("_")[0].replace("noise", "silence"))
