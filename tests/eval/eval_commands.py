@@ -5,7 +5,9 @@ Sets: ../shared/data/fsdd (Free Spoken Digit Dataset test split: 6 speakers x 10
 resampled by voxpipe) and ../shared/data/speech-commands-samples (yes / no / silence / noise clips).
 The model trains on FSDD's other recordings (../shared/data/train-speech/fsdd-train) of five of the
 six speakers: "fsdd-seen-speakers" are new recordings of known voices, "fsdd-unseen-speaker" is the
-voice kept out of training (train_commands.py's HELD_OUT_SPEAKER).
+voice kept out of training (train_commands.py's HELD_OUT_SPEAKER). "held-out-tts": the 20 command
+words spoken by TTS voices the corpus recipe keeps out of training (espeak-ng variants f4, m6, max;
+flite rms), made here when espeak-ng and flite are installed.
 A clip's prediction is the word of its best-scoring detection from `voxpipe commands --threshold 0`
 (no detection: silence); accuracy over clips, and the confusion of the most frequent errors.
 
@@ -16,13 +18,38 @@ import collections
 import csv
 import json
 import os
+import random
+import shutil
 import subprocess
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.environ.get("VOX_TOP_BUILDDIR", TOP)
 SHARED = os.path.join(TOP, "..", "shared", "data")
 HELD_OUT = "theo"  # train_commands.HELD_OUT_SPEAKER without its "fsdd-" prefix (that module needs torch)
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "yes", "no", "up", "down",
+         "left", "right", "on", "off", "stop", "go"]
+
+
+def held_out_tts(work):
+    """(path, word) of every command word by 8 held-out voices at a random rate, or [] without the
+    TTS engines."""
+    if not (shutil.which("espeak-ng") and shutil.which("flite") and shutil.which("sox")):
+        return []
+    sys.path.insert(0, os.path.join(TOP, "models", "common"))
+    import corpus
+    rng = random.Random(5)
+    espeak = sorted(v for v in corpus.all_voices() if corpus.voice_held_out(v) and v.startswith("espeak:"))
+    voices = rng.sample(espeak, 7) + ["flite:rms"]
+    os.makedirs(work, exist_ok=True)
+    items = []
+    for v in voices:
+        for w in WORDS:
+            path = os.path.join(work, "%s_%s.wav" % (v.replace(":", "-").replace("+", "-"), w))
+            if os.path.exists(path) or corpus.synth((v, w, path, rng.randint(140, 190), rng.randint(35, 65))):
+                items.append((path, w))
+    return items
 
 
 def predict(paths, model):
@@ -41,6 +68,7 @@ def predict(paths, model):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model")
+    ap.add_argument("--work", default=os.path.join(BUILD, "tests", "tmp", "eval-commands"))
     a = ap.parse_args()
     sets = {}
     lab = os.path.join(SHARED, "fsdd", "labels.tsv")
@@ -56,6 +84,9 @@ def main():
     if os.path.isdir(sc):
         sets["speech-commands"] = [(os.path.join(sc, n), n.split("_")[0].replace("noise", "silence"))
                                    for n in sorted(os.listdir(sc)) if n.endswith(".wav")]
+    tts = held_out_tts(a.work)
+    if tts:
+        sets["held-out-tts"] = tts
     for name, items in sets.items():
         pred = predict([p for p, _ in items], a.model)
         correct = sum(p == w for p, (_, w) in zip(pred, items))
