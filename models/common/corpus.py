@@ -176,7 +176,8 @@ def trim_pad_resample(src, dst, pad_before):
 def synth(job):
     """Runs one TTS engine; returns (path, seconds) or None on failure."""
     voice, text, path, rate, pitch = job
-    pad_jitter = int(hashlib.sha1(path.encode()).hexdigest(), 16) % 20
+    # from the file's name, not its directory: the same seed makes the same corpus anywhere
+    pad_jitter = int(hashlib.sha1(os.path.basename(path).encode()).hexdigest(), 16) % 20
     tmp = path + ".tmp.wav"
     engine, name = voice.split(":", 1)
     env = None
@@ -201,8 +202,9 @@ def synth(job):
             subprocess.run(cmd, input=text.encode(), check=True, capture_output=True, timeout=120)
         if TTS_BUNDLE:
             return path, trim_pad_resample(tmp, path, 0.1 + pad_jitter / 100.0)
-        # trim long silences, resample to 16 kHz mono 16-bit, leave 0.1-0.3 s of silence around
-        subprocess.run(["sox", tmp, "-r", "16000", "-c", "1", "-b", "16", path,
+        # trim long silences, resample to 16 kHz mono 16-bit, leave 0.1-0.3 s of silence around (-R:
+        # the same dither noise every run)
+        subprocess.run(["sox", "-R", tmp, "-r", "16000", "-c", "1", "-b", "16", path,
                         "silence", "1", "0.02", "0.5%", "reverse", "silence", "1", "0.02", "0.5%", "reverse",
                         "pad", "%.2f" % (0.1 + pad_jitter / 100.0), "0.2"],
                        check=True, capture_output=True, timeout=60)

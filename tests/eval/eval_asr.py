@@ -96,7 +96,7 @@ def pocketsphinx(items, work):
     hyps = []
     for i, (path, _) in enumerate(items):
         wav = os.path.join(work, "ps_%d.wav" % i)
-        subprocess.run(["sox", path, "-r", "16000", "-c", "1", "-b", "16", wav], capture_output=True)
+        subprocess.run(["sox", "-R", path, "-r", "16000", "-c", "1", "-b", "16", wav], capture_output=True)
         p = subprocess.run(["pocketsphinx_continuous", "-infile", wav, "-logfn", "/dev/null"], capture_output=True,
                            text=True)
         hyps.append(corpus.normalize_text(" ".join(p.stdout.split())))

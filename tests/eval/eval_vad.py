@@ -136,7 +136,7 @@ def silero_setup(work):
 
 def silero_segments(anchors, wav, work):
     w16 = os.path.join(work, "silero_in.wav")
-    subprocess.run(["sox", wav, "-r", "16000", "-c", "1", "-b", "16", w16], capture_output=True)
+    subprocess.run(["sox", "-R", wav, "-r", "16000", "-c", "1", "-b", "16", w16], capture_output=True)
     p = subprocess.run(["node", "silero_vad.js", w16, "--engine", "ort", "--model", "v6", "--repeat", "1"],
                        cwd=anchors, capture_output=True, text=True)
     segs = [(float(m.group(1)), float(m.group(2))) for m in re.finditer(r"segment \d+\t([\d.]+)\t([\d.]+)", p.stdout)]

@@ -1,0 +1,55 @@
+"""The corpus recipe (models/common/corpus.py) is deterministic given a seed: two runs into different
+directories make the same manifests (paths aside) and the same audio, byte for byte. Needs espeak-ng,
+flite and sox (Debian packages; skips without them)."""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import testlib as T  # noqa: E402
+
+if not all(shutil.which(x) for x in ("espeak-ng", "flite", "sox")):
+    print("SKIP: espeak-ng, flite and sox are needed")
+    sys.exit(T.SKIP)
+
+d = T.tmpdir()
+sys.path.insert(0, os.path.join(T.SRCDIR, "models", "common"))
+import corpus  # noqa: E402
+
+# short sentences, two of them of the held-out kind (corpus.is_held_out_text, by hash)
+words = "the cat sat on a mat seven green apples fell down turn left at old mill".split()
+cands = list(dict.fromkeys(" ".join(words[(i * k) % len(words)] for k in (1, 3, 5, 7)) for i in range(400)))
+held = [c for c in cands if corpus.is_held_out_text(c)][:2]
+sents = os.path.join(d, "sentences.txt")
+with open(sents, "w") as f:
+    f.write("".join("%s\n" % c for c in held + [c for c in cands if c not in held][:6]))
+
+
+def run(out):
+    p = subprocess.run([sys.executable, os.path.join(T.SRCDIR, "models", "common", "corpus.py"), out,
+                        "--utterances", "6", "--dev", "2", "--test", "3", "--seed", "4", "--jobs", "2",
+                        "--no-festival", "--sentences", sents, "--shared", os.path.join(d, "no-shared")],
+                       capture_output=True, text=True)
+    T.check(p.returncode == 0, "corpus.py into %s: exit %d %s" % (os.path.basename(out), p.returncode,
+                                                                   p.stderr.strip()[-200:]))
+    got = {}
+    for split in ("train", "dev", "test_tts"):
+        man = os.path.join(out, split + ".jsonl")
+        rows = [json.loads(line) for line in open(man)] if os.path.exists(man) else []
+        for r in rows:
+            with open(r["audio_filepath"], "rb") as f:
+                r["md5"] = hashlib.md5(f.read()).hexdigest()
+            r["audio_filepath"] = os.path.relpath(r["audio_filepath"], out)
+        got[split] = rows
+    return got
+
+
+a = run(os.path.join(d, "first"))
+b = run(os.path.join(d, "elsewhere", "second"))
+n = sum(len(v) for v in a.values())
+T.check(n == 11, "11 utterances made (%d)" % n)
+T.check(a == b, "the same seed in another directory: the same manifests and audio (%d files)" % n)
+T.finish()
