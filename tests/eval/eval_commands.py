@@ -47,7 +47,8 @@ def held_out_tts(work):
     for v in voices:
         for w in WORDS:
             path = os.path.join(work, "%s_%s.wav" % (v.replace(":", "-").replace("+", "-"), w))
-            if os.path.exists(path) or corpus.synth((v, w, path, rng.randint(140, 190), rng.randint(35, 65))):
+            rate, pitch = rng.randint(140, 190), rng.randint(35, 65)  # drawn even when the file exists
+            if os.path.exists(path) or corpus.synth((v, w, path, rate, pitch)):
                 items.append((path, w))
     return items
 
