@@ -11,6 +11,22 @@ import scipy.io.wavfile
 import scipy.signal
 
 
+def load_audio(path, sr=16000):
+    """Mono float32 at `sr` (WAV through scipy, anything else, e.g. FLAC, through torchaudio)."""
+    if path.endswith(".wav"):
+        rate, x = scipy.io.wavfile.read(path)
+        x = x.astype(np.float32) / (32768.0 if x.dtype == np.int16 else 1.0)
+        x = x.mean(1) if x.ndim > 1 else x
+    else:
+        import torchaudio
+        t, rate = torchaudio.load(path)
+        x = t.mean(0).numpy()
+    if rate != sr:
+        g = np.gcd(sr, rate)
+        x = scipy.signal.resample_poly(x, sr // g, rate // g).astype(np.float32)
+    return x
+
+
 def load_noise_bank(shared_dir, sr=16000, max_seconds=60):
     """Recorded noises resampled to `sr`, as float32 arrays (empty list when shared/ is absent)."""
     bank = []

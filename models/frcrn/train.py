@@ -22,8 +22,6 @@ import sys
 import time
 
 import numpy as np
-import scipy.io.wavfile
-import scipy.signal
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,22 +31,6 @@ import augment  # noqa: E402
 from frcrn import FRCRN, load_modelscope, save_modelscope  # noqa: E402
 
 SEG = 640 + 320 * 98  # 2 s: a whole number of STFT hops
-
-
-def load_wav(path):
-    """Mono float32 at 16 kHz (WAV through scipy, anything else through torchaudio)."""
-    if path.endswith(".wav"):
-        sr, x = scipy.io.wavfile.read(path)
-        x = x.astype(np.float32) / (32768.0 if x.dtype == np.int16 else 1.0)
-        x = x.mean(1) if x.ndim > 1 else x
-    else:
-        import torchaudio
-        t, sr = torchaudio.load(path)
-        x = t.mean(0).numpy()
-    if sr != 16000:
-        g = np.gcd(16000, sr)
-        x = scipy.signal.resample_poly(x, 16000 // g, sr // g).astype(np.float32)
-    return x
 
 
 def si_snr(est, ref, eps=1e-8):
@@ -100,7 +82,7 @@ def main():
     # every real recording of the corpus (train-speech) beside --utterances TTS ones
     chosen = [r for r in rows if r.get("voice", "").startswith("real:")]
     chosen += [r for r in rows if not r.get("voice", "").startswith("real:")][: a.utterances]
-    speech = [load_wav(r["audio_filepath"]) for r in chosen]
+    speech = [augment.load_audio(r["audio_filepath"]) for r in chosen]
     bank = [x for i, x in enumerate(augment.load_noise_bank(os.path.abspath(a.shared))) if i % 4 != 3]
     print("%d utterances, %d noise recordings" % (len(speech), len(bank)), flush=True)
     model = FRCRN(a.width, "cumulative")

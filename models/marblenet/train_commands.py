@@ -25,10 +25,8 @@ import time
 from multiprocessing import Pool
 
 import numpy as np
-import scipy.io.wavfile
 import scipy.signal
 import torch
-import torchaudio
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "common"))
@@ -75,16 +73,6 @@ def synth_all(work, jobs, rng):
     return items
 
 
-def load(path):
-    if not path.endswith(".wav"):
-        x, rate = torchaudio.load(path)
-        assert rate == SR, path
-        return x.mean(0).numpy().astype(np.float32)
-    rate, x = scipy.io.wavfile.read(path)
-    x = x.astype(np.float32) / 32768.0
-    return x if x.ndim == 1 else x.mean(axis=1)
-
-
 def real_speech(shared):
     """(speaker, samples, label) of ../shared/data/train-speech: FSDD digits, and Common Voice
     sentences cut into 1 s "unknown" windows where the transcript has no command word."""
@@ -97,7 +85,7 @@ def real_speech(shared):
             continue
         for line in open(man):
             r = json.loads(line)
-            x = load(os.path.join(root, name, r["audio_filepath"]))
+            x = augment.load_audio(os.path.join(root, name, r["audio_filepath"]))
             if r["text"] in WORDS:
                 out.append((r["speaker"], x, COMMAND_LABELS.index(r["text"])))
             elif not set(r["text"].split()) & set(WORDS):
@@ -175,8 +163,8 @@ def main():
     if a.synth_only:
         return
     bank = augment.load_noise_bank(os.path.abspath(a.shared))
-    train = [(load(p), y) for v, p, y in items if not corpus.voice_held_out(v)]
-    dev = [(load(p), y) for v, p, y in items if corpus.voice_held_out(v)]
+    train = [(augment.load_audio(p), y) for v, p, y in items if not corpus.voice_held_out(v)]
+    dev = [(augment.load_audio(p), y) for v, p, y in items if corpus.voice_held_out(v)]
     real = real_speech(os.path.abspath(a.shared))
     real_train = [(x, y) for spk, x, y in real if spk != HELD_OUT_SPEAKER]
     real_dev = [(x, y) for spk, x, y in real if spk == HELD_OUT_SPEAKER]

@@ -27,9 +27,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.environ.get("VOX_TOP_BUILDDIR", TOP)
 SHARED = os.path.join(TOP, "..", "shared", "data")
-HELD_OUT = "theo"  # train_commands.HELD_OUT_SPEAKER without its "fsdd-" prefix (that module needs torch)
-WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "yes", "no", "up", "down",
-         "left", "right", "on", "off", "stop", "go"]
+sys.path.insert(0, os.path.join(TOP, "models", "common"))
+sys.path.insert(0, os.path.join(TOP, "models", "marblenet"))
+import corpus  # noqa: E402
+from train_commands import HELD_OUT_SPEAKER, WORDS  # noqa: E402  (the training recipe's own lists)
+
+HELD_OUT = HELD_OUT_SPEAKER[len("fsdd-"):]  # labels.tsv names speakers without the prefix
 
 
 def held_out_tts(work):
@@ -37,8 +40,6 @@ def held_out_tts(work):
     TTS engines."""
     if not (shutil.which("espeak-ng") and shutil.which("flite") and shutil.which("sox")):
         return []
-    sys.path.insert(0, os.path.join(TOP, "models", "common"))
-    import corpus
     rng = random.Random(5)
     espeak = sorted(v for v in corpus.all_voices() if corpus.voice_held_out(v) and v.startswith("espeak:"))
     voices = rng.sample(espeak, 7) + ["flite:rms"]
