@@ -87,25 +87,96 @@ typedef float v8f_mem __attribute__((vector_size(32), aligned(4), may_alias));
 #define DW_SMALL 8
 #define DW_GROUP 4
 
+/* The order the taps are summed in, the same in every variant, so that streamed and whole-input
+ * results differ at most by rounding (where the compiler fuses a multiply-add in one variant
+ * only): ascending; for long kernels (stride 1, dilation 1) by phase instead, taps p, p + 8,
+ * p + 16, ... for p = 0..7. Taps 8 apart read input vectors 8 frames apart, the neighbouring
+ * output vector's, so the whole-input block loads each input vector once for up to four taps
+ * (dw_block64) instead of once per tap: the loads had held QuartzNet 15x5's depthwise
+ * convolutions (kernels 33-87) to 50-58 GFLOP/s, 80-87 with the shared loads. Returns the number
+ * of phases: 8, or 1 for ascending. */
+static inline int dw_phases(int k, int stride, int dil) { return stride == 1 && dil == 1 && k >= 32 ? 8 : 1; }
+
+#define DW_FMA(a, w, v) a += w * v
+#define DW_LOAD(q) (*(const v8f_mem *)(xj + 8 * (q)))
+
+/* One channel's DW_BLOCK = 64 outputs y[0, 64) from x (its first input frame), summed in
+ * dw_phases order (8 phases): each phase's taps four at a time while four are left, where input
+ * vector q serves output vector q - g with tap j + 8 g, then two, then one. */
+static inline __attribute__((always_inline)) void dw_block64(const float *x, const float *w, int k, float *y) {
+  v8f a0 = {0}, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, v;
+  for (int p = 0; p < 8; p++) {
+    int j = p;
+    for (; j + 24 < k; j += 32) {
+      const float *xj = x + j;
+      const float s0 = w[j], s1 = w[j + 8], s2 = w[j + 16], s3 = w[j + 24];
+      const v8f w0 = V8_SPLAT(s0), w1 = V8_SPLAT(s1), w2 = V8_SPLAT(s2), w3 = V8_SPLAT(s3);
+      v = DW_LOAD(0); DW_FMA(a0, w0, v);
+      v = DW_LOAD(1); DW_FMA(a1, w0, v); DW_FMA(a0, w1, v);
+      v = DW_LOAD(2); DW_FMA(a2, w0, v); DW_FMA(a1, w1, v); DW_FMA(a0, w2, v);
+      v = DW_LOAD(3); DW_FMA(a3, w0, v); DW_FMA(a2, w1, v); DW_FMA(a1, w2, v); DW_FMA(a0, w3, v);
+      v = DW_LOAD(4); DW_FMA(a4, w0, v); DW_FMA(a3, w1, v); DW_FMA(a2, w2, v); DW_FMA(a1, w3, v);
+      v = DW_LOAD(5); DW_FMA(a5, w0, v); DW_FMA(a4, w1, v); DW_FMA(a3, w2, v); DW_FMA(a2, w3, v);
+      v = DW_LOAD(6); DW_FMA(a6, w0, v); DW_FMA(a5, w1, v); DW_FMA(a4, w2, v); DW_FMA(a3, w3, v);
+      v = DW_LOAD(7); DW_FMA(a7, w0, v); DW_FMA(a6, w1, v); DW_FMA(a5, w2, v); DW_FMA(a4, w3, v);
+      v = DW_LOAD(8); DW_FMA(a7, w1, v); DW_FMA(a6, w2, v); DW_FMA(a5, w3, v);
+      v = DW_LOAD(9); DW_FMA(a7, w2, v); DW_FMA(a6, w3, v);
+      v = DW_LOAD(10); DW_FMA(a7, w3, v);
+    }
+    if (j + 8 < k) {
+      const float *xj = x + j;
+      const float s0 = w[j], s1 = w[j + 8];
+      const v8f w0 = V8_SPLAT(s0), w1 = V8_SPLAT(s1);
+      v = DW_LOAD(0); DW_FMA(a0, w0, v);
+      v = DW_LOAD(1); DW_FMA(a1, w0, v); DW_FMA(a0, w1, v);
+      v = DW_LOAD(2); DW_FMA(a2, w0, v); DW_FMA(a1, w1, v);
+      v = DW_LOAD(3); DW_FMA(a3, w0, v); DW_FMA(a2, w1, v);
+      v = DW_LOAD(4); DW_FMA(a4, w0, v); DW_FMA(a3, w1, v);
+      v = DW_LOAD(5); DW_FMA(a5, w0, v); DW_FMA(a4, w1, v);
+      v = DW_LOAD(6); DW_FMA(a6, w0, v); DW_FMA(a5, w1, v);
+      v = DW_LOAD(7); DW_FMA(a7, w0, v); DW_FMA(a6, w1, v);
+      v = DW_LOAD(8); DW_FMA(a7, w1, v);
+      j += 16;
+    }
+    if (j < k) {
+      const float *xj = x + j;
+      const float s0 = w[j];
+      const v8f w0 = V8_SPLAT(s0);
+      DW_FMA(a0, w0, DW_LOAD(0)); DW_FMA(a1, w0, DW_LOAD(1)); DW_FMA(a2, w0, DW_LOAD(2));
+      DW_FMA(a3, w0, DW_LOAD(3)); DW_FMA(a4, w0, DW_LOAD(4)); DW_FMA(a5, w0, DW_LOAD(5));
+      DW_FMA(a6, w0, DW_LOAD(6)); DW_FMA(a7, w0, DW_LOAD(7));
+    }
+  }
+  *(v8f_mem *)(y) = a0;
+  *(v8f_mem *)(y + 8) = a1;
+  *(v8f_mem *)(y + 16) = a2;
+  *(v8f_mem *)(y + 24) = a3;
+  *(v8f_mem *)(y + 32) = a4;
+  *(v8f_mem *)(y + 40) = a5;
+  *(v8f_mem *)(y + 48) = a6;
+  *(v8f_mem *)(y + 56) = a7;
+}
+
 /* y[c][t0, t0 + width) for nc channels (rows x_stride / y_stride apart): taps summed in registers,
  * so each output is stored once instead of once per tap. Inlined with constant nc, width and
- * stride. Taps are summed in ascending order in every variant, so streamed and whole-input results
- * differ at most by rounding (where the compiler fuses a multiply-add in one variant only). */
+ * stride. */
 static inline __attribute__((always_inline)) void dw_block(const float *x, size_t x_stride, const float *w, int k,
                                                            int stride, int dil, float *y, size_t y_stride, size_t t0,
                                                            int nc, size_t width, int vec) {
+  const int phases = dw_phases(k, stride, dil);
   if (vec && stride == 1 && width % 8 == 0) {
     v8f acc[DW_GROUP][DW_BLOCK / 8] = {{{0}}};
-    for (int j = 0; j < k; j++)
+    for (int p = 0; p < phases; p++)
+      for (int j = p; j < k; j += phases)
 #pragma GCC unroll 4
-      for (int c = 0; c < nc; c++) {
-        const float ws = w[(size_t)c * (size_t)k + (size_t)j];
-        const v8f wj = V8_SPLAT(ws);
-        const float *xj = x + (size_t)c * x_stride + t0 + (size_t)j * (size_t)dil;
+        for (int c = 0; c < nc; c++) {
+          const float ws = w[(size_t)c * (size_t)k + (size_t)j];
+          const v8f wj = V8_SPLAT(ws);
+          const float *xj = x + (size_t)c * x_stride + t0 + (size_t)j * (size_t)dil;
 #pragma GCC unroll 8
-        for (size_t i = 0; i < width / 8; i++)
-          acc[c][i] += wj * *(const v8f_mem *)(xj + 8 * i);
-      }
+          for (size_t i = 0; i < width / 8; i++)
+            acc[c][i] += wj * *(const v8f_mem *)(xj + 8 * i);
+        }
     for (int c = 0; c < nc; c++)
 #pragma GCC unroll 8
       for (size_t i = 0; i < width / 8; i++)
@@ -116,14 +187,15 @@ static inline __attribute__((always_inline)) void dw_block(const float *x, size_
   for (int c = 0; c < nc; c++)
     for (size_t i = 0; i < width; i++)
       acc[c][i] = 0.0f;
-  for (int j = 0; j < k; j++)
+  for (int p = 0; p < phases; p++)
+    for (int j = p; j < k; j += phases)
 #pragma GCC unroll 4
-    for (int c = 0; c < nc; c++) {
-      const float wj = w[(size_t)c * (size_t)k + (size_t)j];
-      const float *xj = x + (size_t)c * x_stride + t0 * (size_t)stride + (size_t)j * (size_t)dil;
-      for (size_t i = 0; i < width; i++)
-        acc[c][i] += wj * xj[i * (size_t)stride];
-    }
+      for (int c = 0; c < nc; c++) {
+        const float wj = w[(size_t)c * (size_t)k + (size_t)j];
+        const float *xj = x + (size_t)c * x_stride + t0 * (size_t)stride + (size_t)j * (size_t)dil;
+        for (size_t i = 0; i < width; i++)
+          acc[c][i] += wj * xj[i * (size_t)stride];
+      }
   for (int c = 0; c < nc; c++)
     memcpy(y + (size_t)c * y_stride + t0, acc[c], width * sizeof(float));
 }
@@ -184,10 +256,38 @@ static inline __attribute__((always_inline)) void dwconv(const float *in, size_t
             out + (size_t)c * out_stride, out_stride, 0, n_out, 1, vec);
 }
 
+/* One channel's n_out >= DW_BLOCK whole-input outputs by dw_block64, the last block overlapping the one
+ * before (see dw_tail). Out of line, one function per level, and as -O3 compiles it: inlined into
+ * dwconv, or at the -O2 of the default CFLAGS (whose loop vectoriser reshapes the loops around
+ * it), dw_block64's accumulators were spilled to the stack, no faster than one load per tap. */
+#define DW_ROW_FN(sfx, attr)                                                                          \
+  attr __attribute__((noinline, optimize("O3"))) static void dw_row_##sfx(const float *x, const float *w, int k, float *y,   \
+                                                           size_t n_out) {                            \
+    for (size_t t0 = 0; t0 < n_out; t0 += DW_BLOCK) {                                                 \
+      const size_t t = t0 + DW_BLOCK <= n_out ? t0 : n_out - DW_BLOCK;                                \
+      dw_block64(x + t, w, k, y + t);                                                                 \
+    }                                                                                                 \
+  }
+#ifdef VOX_X86_VARIANTS
+DW_ROW_FN(avx512, VOX_AT_AVX512)
+DW_ROW_FN(fma, VOX_AT_FMA)
+DW_ROW_FN(avx, VOX_AT_AVX)
+typedef void dw_row_fn(const float *x, const float *w, int k, float *y, size_t n_out);
+static dw_row_fn *const dw_row_fns[ISA_COUNT] = {dw_row_avx512, dw_row_fma, dw_row_avx, NULL};
+#endif
+
 static inline __attribute__((always_inline)) void dwconv_body(const float *in, size_t in_stride, const float *w,
                                                               int k, int stride, int dil, float *out, size_t out_stride,
                                                               size_t n_out, int c0, int c1, int level) {
   const int vec = level != ISA_SSE2;
+#ifdef VOX_X86_VARIANTS
+  if (vec && n_out >= DW_BLOCK && dw_phases(k, stride, dil) == 8) {
+    for (int c = c0; c < c1; c++)
+      dw_row_fns[level](in + (size_t)c * in_stride, w + (size_t)c * (size_t)k, k, out + (size_t)c * out_stride,
+                        n_out);
+    return;
+  }
+#endif
   if (stride == 1) /* the common case, with contiguous loads */
     dwconv(in, in_stride, w, k, 1, dil, out, out_stride, n_out, c0, c1, vec);
   else
