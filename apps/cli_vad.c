@@ -22,6 +22,7 @@ struct cli_vad {
   size_t n_probs, cap_probs;
   float *frames; /* the last file's frame probabilities */
   size_t n_frames;
+  size_t lead, frames_in; /* run_file's padding in frames, and the file's frame count */
 };
 typedef struct cli_vad vad_run;
 
@@ -46,55 +47,87 @@ static int classify(vad_run *v, const float *buf, size_t bstride, size_t n, floa
   return 0;
 }
 
+/* Features of a file's audio sliding through buf, and the windows they complete. */
+typedef struct feed {
+  vox_features *f;
+  float *fb, *buf;
+  size_t fcap, bcap, blen, total; /* total: feature frames made */
+} feed;
+
+static int feed_audio(vad_run *v, feed *d, const float *x, size_t n, int final, vox_error *err) {
+  size_t nfr;
+  if (vox_features_process(d->f, x, n, final, d->fb, d->fcap, d->fcap, &nfr, err))
+    return -1;
+  for (int c = 0; c < v->nf; c++)
+    memcpy(d->buf + (size_t)c * d->bcap + d->blen, d->fb + (size_t)c * d->fcap, nfr * sizeof(float));
+  d->blen += nfr;
+  d->total += nfr;
+  size_t pos = 0;
+  int rc = 0;
+  while (!rc && pos + v->window <= d->blen) {
+    float p;
+    rc = classify(v, d->buf + pos, d->bcap, v->window, &p, err) || push_prob(v, p);
+    pos += v->shift;
+  }
+  for (int c = 0; c < v->nf && pos; c++)
+    memmove(d->buf + (size_t)c * d->bcap, d->buf + (size_t)c * d->bcap + pos, (d->blen - pos) * sizeof(float));
+  d->blen -= pos;
+  return rc;
+}
+
+/* Window probabilities of the file with half a window of silence before and after it, as NeMo's
+ * frame VAD pads (so that every frame, the first and last included, gets the windows centred
+ * around it); v->lead / v->frames_in: where the file's own frames are among the padded ones. */
 static int run_file(vad_run *v, const vox_model *m, const char *path, vox_error *err) {
   const vox_model_info *info = vox_model_get_info(m);
   vox_audio_params ap = vox_audio_default_params();
   ap.target_rate_hz = info->sample_rate_hz;
   vox_audio_reader *r;
-  vox_features *f;
+  feed d = {0};
   if (vox_audio_open(path, &ap, &r, err))
     return -1;
-  if (vox_features_new(&info->features, &f, err)) {
+  if (vox_features_new(&info->features, &d.f, err)) {
     vox_audio_close(r);
     return -1;
   }
-  size_t block = 8000, fcap = vox_features_max_frames(f, block), bcap = v->window + fcap;
-  float *samples = malloc(block * sizeof *samples), *fb = malloc(sizeof(float) * (size_t)v->nf * fcap);
-  float *buf = malloc(sizeof(float) * (size_t)v->nf * bcap);
-  size_t blen = 0, total = 0;
-  int rc = samples && fb && buf ? 0 : -1;
+  const size_t hop = (size_t)info->features.hop_length, lead = v->window / 2, trail = v->window - lead;
+  size_t block = 8000, pad = (trail > lead ? trail : lead) * hop;
+  d.fcap = vox_features_max_frames(d.f, block > pad ? block : pad);
+  d.bcap = v->window + d.fcap;
+  float *samples = malloc((block > pad ? block : pad) * sizeof *samples);
+  d.fb = malloc(sizeof(float) * (size_t)v->nf * d.fcap);
+  d.buf = malloc(sizeof(float) * (size_t)v->nf * d.bcap);
+  int rc = samples && d.fb && d.buf ? 0 : -1;
+  if (rc)
+    vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
   v->n_probs = 0;
+  if (!rc) {
+    memset(samples, 0, pad * sizeof *samples);
+    rc = feed_audio(v, &d, samples, lead * hop, 0, err);
+  }
+  size_t n_samples = 0;
   for (int done = 0; !rc && !done;) {
-    size_t got, nfr;
-    if (vox_audio_read(r, samples, block, &got, err) ||
-        vox_features_process(f, samples, got, got == 0, fb, fcap, fcap, &nfr, err)) {
+    size_t got;
+    if (vox_audio_read(r, samples, block, &got, err)) {
       rc = -1;
       break;
     }
+    n_samples += got;
     done = got == 0;
-    for (int c = 0; c < v->nf; c++)
-      memcpy(buf + (size_t)c * bcap + blen, fb + (size_t)c * fcap, nfr * sizeof(float));
-    blen += nfr;
-    total += nfr;
-    size_t pos = 0;
-    while (!rc && pos + v->window <= blen) {
-      float p;
-      rc = classify(v, buf + pos, bcap, v->window, &p, err) || push_prob(v, p);
-      pos += v->shift;
+    if (done) {
+      memset(samples, 0, pad * sizeof *samples);
+      rc = feed_audio(v, &d, samples, trail * hop, 1, err);
+    } else {
+      rc = feed_audio(v, &d, samples, got, 0, err);
     }
-    if (!rc && done && v->n_probs == 0 && blen > 0) { /* shorter than one window: classify what there is */
-      float p;
-      rc = classify(v, buf, bcap, blen, &p, err) || push_prob(v, p);
-    }
-    for (int c = 0; c < v->nf && pos; c++)
-      memmove(buf + (size_t)c * bcap, buf + (size_t)c * bcap + pos, (blen - pos) * sizeof(float));
-    blen -= pos;
   }
-  (void)total;
+  /* the file alone would make n/hop + 1 frames (vox_features.h): padded frames lead.. */
+  v->lead = lead;
+  v->frames_in = n_samples ? n_samples / hop + 1 : 0;
   free(samples);
-  free(fb);
-  free(buf);
-  vox_features_free(f);
+  free(d.fb);
+  free(d.buf);
+  vox_features_free(d.f);
   vox_audio_close(r);
   return rc;
 }
@@ -162,12 +195,17 @@ int cli_vad_file(cli_vad *v, const char *path, vox_segment **seg, size_t *ns, vo
   size_t nfr = v->n_probs ? (v->n_probs - 1) * v->shift + v->window : 0;
   free(v->frames);
   float *frames = v->frames = malloc((nfr ? nfr : 1) * sizeof *frames);
-  v->n_frames = frames ? nfr : 0;
-  int rc = !frames || (nfr && vox_vad_smooth(v->probs, v->n_probs, v->window, v->shift, v->median, frames, nfr, err)) ||
-           vox_vad_segments(frames, nfr, v->frame_s, &v->q, seg, ns, err) ? -1 : 0;
   if (!frames)
-    vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
-  return rc;
+    return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory"), -1;
+  if (nfr && vox_vad_smooth(v->probs, v->n_probs, v->window, v->shift, v->median, frames, nfr, err))
+    return -1;
+  /* the file's own frames, without the padding */
+  size_t n = nfr > v->lead ? nfr - v->lead : 0;
+  if (n > v->frames_in)
+    n = v->frames_in;
+  memmove(frames, frames + (nfr > v->lead ? v->lead : 0), n * sizeof *frames);
+  v->n_frames = n;
+  return vox_vad_segments(frames, n, v->frame_s, &v->q, seg, ns, err) ? -1 : 0;
 }
 
 const float *cli_vad_frames(const cli_vad *v, size_t *n, double *frame_s, double *onset, double *offset) {

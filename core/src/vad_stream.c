@@ -3,7 +3,10 @@
  * Features slide through a buffer of window + block frames; each window's probability is added to
  * a ring of per-frame sums (window + shift slots) and a frame leaves the ring, decided, as soon as
  * no later window can cover it. Nothing grows with the stream's length except the event queue,
- * which the caller drains. */
+ * which the caller drains. As NeMo's frame VAD, the stream is padded with half a window of silence
+ * before its first sample and after its last, so that every frame, the first and last included,
+ * is the mean of the windows centred around it (unpadded, a file's first and last 0.3 s took the
+ * windows reaching into it and came out as speech when speech followed or preceded them). */
 #include "voxpipe/vox_vad_stream.h"
 
 #include <math.h>
@@ -30,7 +33,12 @@ struct vox_vad_stream {
   long long base;           /* absolute frame index of buf[0] */
   long long next_window;    /* absolute start frame of the next window */
   long long next_frame;     /* next frame to decide */
-  long long total;          /* frames computed */
+  long long total;          /* frames computed, padding included */
+  size_t lead, trail;       /* frames of silence before and after the stream */
+  float *zeros;             /* BLOCK_SAMPLES of silence */
+  int started;              /* the leading silence is in */
+  long long n_samples;      /* accepted */
+  long long frames_in;      /* the stream's own frames, known at finish (-1 before) */
   double *sum;
   int *cnt;
   size_t ring;
@@ -65,6 +73,7 @@ void vox_vad_stream_free(vox_vad_stream *v) {
   free(v->sum);
   free(v->cnt);
   free(v->ev);
+  free(v->zeros);
   free(v);
 }
 
@@ -78,6 +87,9 @@ void vox_vad_stream_reset(vox_vad_stream *v) {
   v->raw = v->open = v->announced = 0;
   v->n_ev = 0;
   v->oom = v->finished = 0;
+  v->started = 0;
+  v->n_samples = 0;
+  v->frames_in = -1;
 }
 
 vox_status vox_vad_stream_new(const vox_model *model, const vox_vad_params *params, double window_s, double shift_s,
@@ -110,6 +122,8 @@ vox_status vox_vad_stream_new(const vox_model *model, const vox_vad_params *para
   v->frame_s = frame_s;
   v->window = (size_t)(window_s / frame_s + 0.5);
   v->shift = (size_t)(shift_s / frame_s + 0.5);
+  v->lead = v->window / 2;
+  v->trail = v->window - v->lead;
   vox_status st = vox_features_new(&info->features, &v->feat, err);
   if (st == VOX_OK)
     st = vox_model_stream_new(model, &v->ms, err);
@@ -123,7 +137,8 @@ vox_status vox_vad_stream_new(const vox_model *model, const vox_vad_params *para
     v->logits = malloc(sizeof(float) * (size_t)v->classes);
     v->sum = calloc(v->ring, sizeof *v->sum);
     v->cnt = calloc(v->ring, sizeof *v->cnt);
-    if (!v->fbuf || !v->buf || !v->win || !v->logits || !v->sum || !v->cnt)
+    v->zeros = calloc(BLOCK_SAMPLES, sizeof *v->zeros);
+    if (!v->fbuf || !v->buf || !v->win || !v->logits || !v->sum || !v->cnt || !v->zeros)
       st = vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
   }
   if (st != VOX_OK) {
@@ -198,13 +213,16 @@ static vox_status classify(vox_vad_stream *v, size_t pos, size_t n, float *p, vo
   return VOX_OK;
 }
 
+/* Decides padded frames up to `upto`: those of the stream itself, not of its padding. */
 static void emit_frames(vox_vad_stream *v, long long upto) {
   for (; v->next_frame < upto; v->next_frame++) {
     size_t r = (size_t)(v->next_frame % (long long)v->ring);
     float p = v->cnt[r] ? (float)(v->sum[r] / v->cnt[r]) : v->last_p;
     v->sum[r] = 0;
     v->cnt[r] = 0;
-    decide(v, v->next_frame, p);
+    long long f = v->next_frame - (long long)v->lead;
+    if (f >= 0 && (v->frames_in < 0 || f < v->frames_in))
+      decide(v, f, p);
   }
 }
 
@@ -252,10 +270,11 @@ static vox_status run_windows(vox_vad_stream *v, size_t nfr, int final, vox_erro
   return v->oom ? vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory (VAD events not drained)") : VOX_OK;
 }
 
-vox_status vox_vad_stream_accept(vox_vad_stream *v, const float *x, size_t n, vox_error *err) {
+/* n samples (x NULL: silence) through the features and the windows they complete. */
+static vox_status feed(vox_vad_stream *v, const float *x, size_t n, vox_error *err) {
   for (size_t i = 0; i < n;) {
     size_t k = n - i < BLOCK_SAMPLES ? n - i : BLOCK_SAMPLES, nfr;
-    vox_status st = vox_features_process(v->feat, x + i, k, 0, v->fbuf, v->fcap, v->fcap, &nfr, err);
+    vox_status st = vox_features_process(v->feat, x ? x + i : v->zeros, k, 0, v->fbuf, v->fcap, v->fcap, &nfr, err);
     if (st == VOX_OK)
       st = run_windows(v, nfr, 0, err);
     if (st != VOX_OK)
@@ -265,13 +284,35 @@ vox_status vox_vad_stream_accept(vox_vad_stream *v, const float *x, size_t n, vo
   return VOX_OK;
 }
 
+static vox_status start(vox_vad_stream *v, vox_error *err) {
+  if (v->started)
+    return VOX_OK;
+  v->started = 1;
+  return feed(v, NULL, v->lead * (size_t)vox_model_get_info(v->model)->features.hop_length, err);
+}
+
+vox_status vox_vad_stream_accept(vox_vad_stream *v, const float *x, size_t n, vox_error *err) {
+  vox_status st = start(v, err);
+  if (st != VOX_OK)
+    return st;
+  v->n_samples += (long long)n;
+  return feed(v, x, n, err);
+}
+
 vox_status vox_vad_stream_finish(vox_vad_stream *v, vox_error *err) {
+  const long long hop = vox_model_get_info(v->model)->features.hop_length;
   size_t nfr;
-  vox_status st = vox_features_process(v->feat, NULL, 0, 1, v->fbuf, v->fcap, v->fcap, &nfr, err);
+  vox_status st = start(v, err);
+  /* alone, the stream would make n/hop + 1 frames (vox_features.h) */
+  v->frames_in = v->n_samples ? v->n_samples / hop + 1 : 0;
+  if (st == VOX_OK)
+    st = feed(v, NULL, v->trail * (size_t)hop, err);
+  if (st == VOX_OK)
+    st = vox_features_process(v->feat, NULL, 0, 1, v->fbuf, v->fcap, v->fcap, &nfr, err);
   if (st == VOX_OK)
     st = run_windows(v, nfr, 1, err);
   if (st == VOX_OK && v->open) {
-    double end = (double)v->total * v->frame_s;
+    double end = (double)v->frames_in * v->frame_s;
     if (v->raw || v->seg_end > end)
       v->seg_end = end;
     v->raw = 0;
@@ -291,11 +332,10 @@ float vox_vad_stream_probability(const vox_vad_stream *v) { return v->last_p; }
 double vox_vad_stream_latency_s(const vox_vad_stream *v) { return (double)(v->window + v->shift) * v->frame_s; }
 
 double vox_vad_stream_settled_s(const vox_vad_stream *v) {
-  double t = (double)v->total * v->frame_s;
   if (v->finished)
-    return t;
+    return (double)v->frames_in * v->frame_s;
   /* a new onset at the next undecided frame would start its segment pad_onset earlier */
-  double s = (double)v->next_frame * v->frame_s - v->q.pad_onset_s;
+  double s = (double)(v->next_frame - (long long)v->lead) * v->frame_s - v->q.pad_onset_s;
   if (v->open && !v->announced && v->seg_start < s) /* may still be announced, or dropped as too short */
     s = v->seg_start;
   if (v->open && v->announced && !v->raw && v->seg_end < s) /* may still end there, or merge on */
