@@ -59,6 +59,26 @@ def synthetic_noise(rng, n):
     return sum(np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 6)) / h for h in range(1, 6)).astype(np.float32)
 
 
+def texture_noise(rng, n):
+    """Noises with structure that synthetic_noise lacks, unit-free: rain-like crackle (random impulses
+    through a random band-pass), noise in a random band, and noise under a slow random envelope
+    (water, traffic, wind). The VAD recipe adds them so that unseen textures are not called speech."""
+    kind = rng.integers(3)
+    lo = rng.uniform(100, 2000)
+    hi = min(7800.0, lo * rng.uniform(1.5, 6))
+    b, a = scipy.signal.butter(2, [lo, hi], btype="bandpass", fs=16000)
+    if kind == 0:
+        drops = (rng.random(n) < rng.uniform(0.002, 0.05)) * rng.standard_normal(n) ** 3
+        x = scipy.signal.lfilter(b, a, drops + 0.05 * rng.standard_normal(n))
+    else:
+        x = scipy.signal.lfilter(b, a, rng.standard_normal(n))
+    if kind == 2:
+        k = max(2, n // int(16000 * rng.uniform(0.05, 0.5)))
+        env = np.interp(np.arange(n), np.linspace(0, n - 1, k), rng.uniform(0.1, 1.0, k))
+        x = x * env
+    return (x / (np.std(x) + 1e-9)).astype(np.float32)
+
+
 def add_noise(rng, x, bank, snr_db):
     n = len(x)
     if bank and rng.random() < 0.7:

@@ -6,10 +6,11 @@
 
 Examples are 0.63 s windows, as NeMo trains MarbleNet: cut at random offsets from training utterances
 (label "speech" when at least 40 % of the window's 10 ms frames are active in the clean TTS signal,
-"background" when none is), or from noise and silence alone. Every window is then mixed with recorded
-noise (../shared/data/noise, all but every fourth file, which stays out for evaluation) or synthetic
-noise at -5..30 dB SNR, with a random gain and, sometimes, reverberation. The dev split (held-out
-sentences) gives the frame accuracy printed at each checkpoint.
+"background" when none is), or from noise, noise textures and silence alone. Every window is then
+mixed with recorded noise (../shared/data/noise, all but every fourth file, which stays out for
+evaluation), synthetic noise or noise textures (augment.texture_noise: crackle, random bands, slow
+envelopes) at -5..30 dB SNR, with a random gain and, sometimes, reverberation. The dev split
+(held-out sentences) gives the frame accuracy printed at each checkpoint.
 """
 import argparse
 import json
@@ -25,7 +26,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "common"))
 sys.path.insert(0, HERE)
 import augment  # noqa: E402
 from marblenet import EncDecClassificationModel, model_config  # noqa: E402
-from nemo_conv import save_nemo  # noqa: E402
+from nemo_conv import load_nemo, save_nemo  # noqa: E402
 
 SR = 16000
 WIN = int(0.63 * SR)
@@ -52,13 +53,15 @@ class Sampler:
 
     def background(self):
         r = self.rng.random()
-        if r < 0.3:
+        if r < 0.25:
             return np.zeros(WIN, np.float32)
-        if r < 0.7 and self.bank:
+        if r < 0.6 and self.bank:
             src = self.bank[self.rng.integers(len(self.bank))]
             off = self.rng.integers(0, max(1, len(src) - WIN))
             x = src[off: off + WIN]
             return np.pad(x, (0, WIN - len(x))) * 10 ** (self.rng.uniform(-30, 0) / 20)
+        if r < 0.8:
+            return augment.texture_noise(self.rng, WIN) * 10 ** (self.rng.uniform(-40, -10) / 20)
         return augment.synthetic_noise(self.rng, WIN) * 10 ** (self.rng.uniform(-50, -10) / 20)
 
     def speech_window(self):
@@ -88,7 +91,8 @@ class Sampler:
         else:
             w, y = self.background(), 0
         if y and self.rng.random() < 0.8:
-            w = augment.add_noise(self.rng, w, self.bank, self.rng.uniform(-5, 30))
+            bank = [augment.texture_noise(self.rng, WIN)] if self.rng.random() < 0.25 else self.bank
+            w = augment.add_noise(self.rng, w, bank, self.rng.uniform(-5, 30))
         elif not y and self.rng.random() < 0.5:
             w = w + self.background()
         w = w * 10 ** (self.rng.uniform(-25, 6) / 20)
@@ -111,6 +115,11 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--init", help="start from these weights (.nemo) with a fresh optimizer (--minutes 0: "
+                                   "only write them with --onset / --offset)")
+    ap.add_argument("--onset", type=float, default=0.9, help="vad_postprocessing written into the model "
+                    "(choose with tests/eval/eval_vad.py --tune, on dev mixtures)")
+    ap.add_argument("--offset", type=float, default=0.9)
     ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "..", "shared"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -138,10 +147,13 @@ def main():
 
     cfg = model_config("marblenet")
     # windows count as speech from 40 % speech frames, so mean-smoothed frame probabilities pass 0.5
-    # up to ~0.3 s outside speech; 0.9 / 0.8 put the boundaries back within ~50 ms (`voxpipe vad`
-    # reads these unless --onset/--offset are given)
-    cfg["vad_postprocessing"] = {"onset": 0.9, "offset": 0.8}
+    # up to ~0.3 s outside speech; high thresholds put the boundaries back within ~50 ms (`voxpipe
+    # vad` reads these unless --onset/--offset are given; eval_vad.py --tune: the best on dev
+    # mixtures, 0.9 / 0.9 for the shipped model)
+    cfg["vad_postprocessing"] = {"onset": a.onset, "offset": a.offset}
     model = EncDecClassificationModel(cfg)
+    if a.init:
+        model.load_state_dict(load_nemo(a.init)[1])
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-3)
     total = None
     t0 = time.time()

@@ -67,26 +67,29 @@ def labeled_sets():
     return items
 
 
-def mixtures(work, n, seed=3):
+def mixtures(work, n, seed=3, held_out=True):
+    """n files of three utterances, with held-out voices, sentences and noise; held_out=False: the
+    training ones instead (the dev set that --tune picks thresholds on)."""
     import random
     import corpus
     import augment
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
     bank = augment.load_noise_bank(os.path.join(SHARED))
-    held_noise = [x for i, x in enumerate(bank) if i % 4 == 3]
-    sents = [s for s in corpus.fortune_sentences() if corpus.is_held_out_text(s)]
-    voices = [v for v in corpus.all_voices() if corpus.voice_held_out(v)]
-    os.makedirs(os.path.join(work, "mix"), exist_ok=True)
+    held_noise = [x for i, x in enumerate(bank) if (i % 4 == 3) == held_out]
+    sents = [s for s in corpus.fortune_sentences() if corpus.is_held_out_text(s) == held_out]
+    voices = [v for v in corpus.all_voices() if corpus.voice_held_out(v) == held_out]
+    name, sub = ("mixtures-heldout-noise", "mix") if held_out else ("mixtures-dev", "mix-dev")
+    os.makedirs(os.path.join(work, sub), exist_ok=True)
     items = []
     for i in range(n):
-        path = os.path.join(work, "mix", "%02d.wav" % i)
+        path = os.path.join(work, sub, "%02d.wav" % i)
         pieces, segs, t = [], [], 0.0
         for k in range(3):
             gap = np.zeros(int(rng.uniform(0.5, 2.0) * 16000), np.float32)
             pieces.append(gap)
             t += len(gap) / 16000
-            tmp = os.path.join(work, "mix", "u.wav")
+            tmp = os.path.join(work, sub, "u.wav")
             if not corpus.synth((voices[(i + k) % len(voices)], rng.choice(sents), tmp, rng.randint(140, 190), 50)):
                 continue
             rate, x = scipy.io.wavfile.read(tmp)
@@ -108,12 +111,13 @@ def mixtures(work, n, seed=3):
         noise = noise * np.sqrt(speech_power / (np.mean(noise ** 2) + 1e-12) / 10 ** (snr / 10))
         mix = np.clip(clean + noise, -1, 1)
         scipy.io.wavfile.write(path, 16000, (mix * 32767).astype(np.int16))
-        items.append(("mixtures-heldout-noise", path, segs))
+        items.append((name, path, segs))
     return items
 
 
-def voxpipe_segments(model, wav):
+def voxpipe_segments(model, wav, options=()):
     cmd = [os.path.join(BUILD, "apps", "voxpipe"), "vad", "-f", "json", wav] + (["-m", model] if model else [])
+    cmd += list(options)
     env = dict(os.environ, VOXPIPE_MODEL_PATH=os.path.join(BUILD, "models", ".libs"),
                VOXPIPE_DATA_DIR=os.path.join(TOP, "share"))
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -153,13 +157,42 @@ def prf(truth, pred):
     return tp, float(np.sum(p)), float(np.sum(t)), 2 * prec * rec / max(1e-9, prec + rec)
 
 
+def tune(model, items):
+    grid = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+    truths = []
+    for _, wav, segs in items:
+        rate, x = scipy.io.wavfile.read(wav)
+        truths.append((wav, len(x) / rate, frames_from_segments(segs, len(x) / rate)))
+    best = None
+    print("onset offset      P      R     F1")
+    for on in grid:
+        for off in [v for v in grid if v <= on]:
+            tp = np_ = nt = 0
+            for wav, dur, truth in truths:
+                segs, _ = voxpipe_segments(model, wav, ["--onset", str(on), "--offset", str(off)])
+                t, p, n, _ = prf(truth, frames_from_segments(segs, dur))
+                tp, np_, nt = tp + t, np_ + p, nt + n
+            p, r = tp / max(1, np_), tp / max(1, nt)
+            f1 = 2 * p * r / max(1e-9, p + r)
+            print("%5.2f %6.2f %6.3f %6.3f %6.3f" % (on, off, p, r, f1), flush=True)
+            if best is None or f1 > best[0]:
+                best = (f1, on, off)
+    print("best on %d dev mixtures: onset %.2f offset %.2f (F1 %.3f)" % (len(items), best[1], best[2], best[0]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model")
     ap.add_argument("--work", default=os.path.join(BUILD, "tests", "tmp", "eval-vad"))
     ap.add_argument("--mixtures", type=int, default=10)
+    ap.add_argument("--tune", action="store_true",
+                    help="F1 over onset/offset thresholds on dev mixtures (training voices, sentences and "
+                         "noise), to choose a model's vad_postprocessing; evaluates nothing else")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
+    if a.tune:
+        tune(a.model, mixtures(a.work, 20, seed=11, held_out=False))
+        return
     items = labeled_sets() + mixtures(a.work, a.mixtures)
     anchors = silero_setup(a.work)
     if not anchors:
