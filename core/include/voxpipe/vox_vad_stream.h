@@ -11,7 +11,10 @@
  * short gaps are filled before short speech is dropped (filter_speech_first is ignored), a start is
  * announced once the segment has lasted min_duration_on, an end once no new speech can merge with
  * it (pad_offset + min_duration_off + pad_onset later). Event times are on the stream's time line,
- * in seconds from the first sample; they are exact, only their announcement is delayed.
+ * in seconds from the first sample; they are exact, only their announcement is delayed. As NeMo's
+ * frame VAD, the stream is padded with half a window of silence before its first sample and, at
+ * _finish, after its last, so that the first and last frames too are the mean of the windows
+ * centred around them; the results equal `voxpipe vad`'s on the same audio.
  */
 #ifndef VOX_VAD_STREAM_H
 #define VOX_VAD_STREAM_H
