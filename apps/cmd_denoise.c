@@ -132,8 +132,23 @@ static int resample(double from, double to, const float *in, size_t n, float **o
 /* Every channel read into memory, enhanced one after the other with one model stream, written at
  * once (results and failures as denoise_stream's): for whole-input models, and for more channels
  * than streaming keeps model streams for. */
+/* Enhanced speech beyond full scale, counted as it is written: integer formats clip it. */
+typedef struct {
+  size_t over;  /* samples with |x| > 1 */
+  float peak;   /* largest |x| written */
+} out_level;
+
+static sf_count_t write_frames(SNDFILE *out, const float *x, size_t frames, int ch, out_level *lv) {
+  for (size_t i = 0; i < frames * (size_t)ch; i++) {
+    float a = fabsf(x[i]);
+    lv->over += a > 1.0f;
+    lv->peak = a > lv->peak ? a : lv->peak;
+  }
+  return sf_writef_float(out, x, (sf_count_t)frames);
+}
+
 static int denoise_whole(SNDFILE *in, SNDFILE *out, int ch, vox_model *model, int full_context, double file_rate,
-                         double model_rate, size_t *frames_read, const char **msg, vox_error *err) {
+                         double model_rate, size_t *frames_read, out_level *lv, const char **msg, vox_error *err) {
   size_t frames = 0, cap = 1 << 16;
   float *all = malloc(cap * (size_t)ch * sizeof(float)), *chan = NULL, *res = NULL, *enh = NULL, *back = NULL;
   for (sf_count_t k; all && (k = sf_readf_float(in, all + frames * ch, (sf_count_t)(cap - frames))) > 0;) {
@@ -183,7 +198,7 @@ static int denoise_whole(SNDFILE *in, SNDFILE *out, int ch, vox_model *model, in
     free(back);
     res = back = NULL;
   }
-  if (sf_writef_float(out, all, (sf_count_t)frames) != (sf_count_t)frames) {
+  if (write_frames(out, all, frames, ch, lv) != (sf_count_t)frames) {
     msg[1] = sf_strerror(out);
     goto done;
   }
@@ -274,7 +289,7 @@ static int chain_push(chain *c, const float *x, size_t stride, size_t n, int fin
  * read. *frames_read tells how many that was; -1 on failure with err set, or msg[0] / msg[1] naming
  * a problem of the input / the output. */
 static int denoise_stream(SNDFILE *in, SNDFILE *out, int ch, vox_model *model, double file_rate,
-                          double model_rate, size_t *frames_read, const char **msg, vox_error *err) {
+                          double model_rate, size_t *frames_read, out_level *lv, const char **msg, vox_error *err) {
   chain *cs = calloc((size_t)ch, sizeof *cs);
   float *blk = malloc((size_t)BLOCK_FRAMES * (size_t)ch * sizeof(float));
   size_t written = 0, read = 0;
@@ -302,7 +317,7 @@ static int denoise_stream(SNDFILE *in, SNDFILE *out, int ch, vox_model *model, d
       for (int c = 0; c < ch; c++)
         for (size_t t = 0; t < m; t++)
           blk[t * (size_t)ch + (size_t)c] = done + t < cs[c].q_len ? cs[c].q[done + t] : 0.0f;
-      if (sf_writef_float(out, blk, (sf_count_t)m) != (sf_count_t)m)
+      if (write_frames(out, blk, m, ch, lv) != (sf_count_t)m)
         msg[1] = sf_strerror(out), rc = -1;
       done += m;
     }
@@ -405,9 +420,11 @@ int cmd_denoise(int argc, char **argv) {
   /* a model stream per channel costs megabytes (11 MB for the bundled FRCRN): beyond a few
    * channels memory would grow with the channel count instead of the file's length */
   int whole = mi->full_context || si.channels > MAX_STREAMED_CHANNELS;
+  out_level lv = {0, 0.0f};
   if (whole ? denoise_whole(in, out, si.channels, model, mi->full_context, si.samplerate, mi->sample_rate_hz, &frames,
-                            msg, &err)
-            : denoise_stream(in, out, si.channels, model, si.samplerate, mi->sample_rate_hz, &frames, msg, &err)) {
+                            &lv, msg, &err)
+            : denoise_stream(in, out, si.channels, model, si.samplerate, mi->sample_rate_hz, &frames, &lv, msg,
+                             &err)) {
     if (msg[0] || msg[1])
       fail(msg[0] ? msg[0] : msg[1], msg[0] ? files[0] : files[1]);
     else
@@ -417,6 +434,14 @@ int cmd_denoise(int argc, char **argv) {
   if (si.seekable && (sf_count_t)frames < si.frames) {
     fail("truncated or corrupt audio (libsndfile could not read it to the end)", files[0]);
     goto done;
+  }
+  if (lv.over) {
+    int is_float = (so.format & SF_FORMAT_SUBMASK) == SF_FORMAT_FLOAT || (so.format & SF_FORMAT_SUBMASK) == SF_FORMAT_DOUBLE;
+    fprintf(stderr,
+            "voxpipe denoise: warning: %zu samples of the enhanced audio exceed full scale (peak %.2f)%s; "
+            "lower the input by %.1f dB to avoid it\n",
+            lv.over, (double)lv.peak, is_float ? " (kept: float format)" : " and were clipped",
+            20.0 * log10((double)lv.peak) + 0.1);
   }
   if (sf_close(out)) {
     out = NULL;

@@ -248,6 +248,10 @@ class FRCRN(nn.Module):
 
     def forward(self, x):
         """x [B, L] (L >= 640) -> enhanced [B, 320 (T-1) + 640]."""
+        return self.forward_with_mask(x)[0]
+
+    def forward_with_mask(self, x):
+        """(enhanced, complex mask [B, 2, 321, T] as real and imaginary planes): the mask for the loss."""
         xr, xi = self.stft(x)
         u1r, u1i = self.unet(xr, xi)
         u2r, u2i = self.unet2(u1r, u1i)
@@ -255,7 +259,7 @@ class FRCRN(nn.Module):
         mi = torch.tanh(u2i) + torch.tanh(u1i)
         yr = xr * mr - xi * mi
         yi = xr * mi + xi * mr
-        return self.istft(yr[:, 0], yi[:, 0])
+        return self.istft(yr[:, 0], yi[:, 0]), torch.cat([mr, mi], 1)
 
     def configuration(self):
         """ModelScope's configuration.json, with our two additions in the model node."""

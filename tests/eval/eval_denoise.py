@@ -9,7 +9,7 @@ clean) and real-time factor of `voxpipe denoise` (bundled model, or --model) and
   - heldout: generated mixtures never trained on: held-out TTS voices and sentences (as `make eval`)
              with the held-out noise recordings (every fourth file of ../shared/data/noise) and
              synthetic noise, at -5, 0, 5 and 10 dB SNR
-and STOI (tests/eval/stoi.py, from Taal et al. 2011) of the noisy input and of both outputs. voxpipe's RTF includes process start and model load;
+and STOI (tests/eval/stoi.py, from Taal et al. 2011) of the noisy input and of both outputs, and the outputs' level against the clean speech (SI-SNR ignores gain). voxpipe's RTF includes process start and model load;
 GTCRN's counts its STFT and model runs only. Skips GTCRN when node/npm or the anchors are absent.
 
   /usr/bin/python3 tests/eval/eval_denoise.py [--model M] [--work DIR] [--mixtures N]
@@ -56,6 +56,11 @@ def si_snr(est, ref):
     s = np.dot(est, ref) / (np.dot(ref, ref) + 1e-12) * ref
     e = est - s
     return 10 * np.log10((np.dot(s, s) + 1e-12) / (np.dot(e, e) + 1e-12))
+
+
+def level_db(est, ref):
+    """Output level against the clean speech's (RMS, dB): SI-SNR does not see a model's gain."""
+    return 20 * np.log10((np.std(est) + 1e-9) / (np.std(ref) + 1e-9))
 
 
 def dns3_pairs():
@@ -131,7 +136,9 @@ def main():
     print("%-9s %-34s %7s %16s %16s %24s" % ("set", "file", "in dB", "voxpipe SI-SNRi", "GTCRN SI-SNRi",
                                              "STOI in/voxpipe/GTCRN"))
     for name, items in sets.items():
-        acc = {"vox": [], "gt": [], "vox_t": 0.0, "gt_t": 0.0, "audio": 0.0, "low": [], "low_gt": [],
+        if not items:
+            continue
+        acc = {"lv_vox": [], "lv_gt": [], "vox": [], "gt": [], "vox_t": 0.0, "gt_t": 0.0, "audio": 0.0, "low": [], "low_gt": [],
                "stoi_in": [], "stoi_vox": [], "stoi_gt": []}
         for label, noisy, clean in items:
             base = si_snr(noisy, clean)
@@ -139,6 +146,7 @@ def main():
             vi = si_snr(vy[: len(clean)], clean) - base
             st = [stoi(clean, noisy, 16000), stoi(clean, vy[: len(clean)], 16000), float("nan")]
             acc["vox"].append(vi)
+            acc["lv_vox"].append(level_db(vy[: len(clean)], clean))
             acc["vox_t"] += vt
             acc["audio"] += len(noisy) / 16000
             gi = float("nan")
@@ -147,6 +155,7 @@ def main():
                 gi = si_snr(gy[: len(clean)], clean) - base
                 st[2] = stoi(clean, gy[: len(clean)], 16000)
                 acc["gt"].append(gi)
+                acc["lv_gt"].append(level_db(gy[: len(clean)], clean))
                 acc["stoi_gt"].append(st[2])
                 acc["gt_t"] += gt
             if -0.5 <= base <= 5.5:
@@ -160,13 +169,16 @@ def main():
                                                                mean(acc["stoi_in"]), mean(acc["stoi_vox"]),
                                                                mean(acc["stoi_gt"])))
         print("%-9s %-34s %7s %16.2f %16.2f" % (name, "MEAN (input 0-5 dB)", "", mean(acc["low"]), mean(acc["low_gt"])))
+        print("%-9s %-34s %7s %16.2f %16.2f" % (name, "level vs clean, dB", "", mean(acc["lv_vox"]), mean(acc["lv_gt"])))
         print("%-9s %-34s %7s %16.4f %16.4f" % (name, "RTF", "", acc["vox_t"] / max(acc["audio"], 1e-9),
                                                 acc["gt_t"] / max(acc["audio"], 1e-9)))
         print("RESULT eval-denoise set=%s files=%d voxpipe_sisnri=%.2f gtcrn_sisnri=%.2f voxpipe_sisnri_0_5db=%.2f "
-              "gtcrn_sisnri_0_5db=%.2f voxpipe_rtf=%.4f gtcrn_rtf=%.4f stoi_in=%.3f voxpipe_stoi=%.3f gtcrn_stoi=%.3f" %
+              "gtcrn_sisnri_0_5db=%.2f voxpipe_rtf=%.4f gtcrn_rtf=%.4f stoi_in=%.3f voxpipe_stoi=%.3f gtcrn_stoi=%.3f "
+              "voxpipe_level_db=%.2f gtcrn_level_db=%.2f" %
               (name, len(items), mean(acc["vox"]), mean(acc["gt"]), mean(acc["low"]), mean(acc["low_gt"]),
                acc["vox_t"] / max(acc["audio"], 1e-9), acc["gt_t"] / max(acc["audio"], 1e-9),
-               mean(acc["stoi_in"]), mean(acc["stoi_vox"]), mean(acc["stoi_gt"])), flush=True)
+               mean(acc["stoi_in"]), mean(acc["stoi_vox"]), mean(acc["stoi_gt"]), mean(acc["lv_vox"]),
+               mean(acc["lv_gt"])), flush=True)
 
 
 if __name__ == "__main__":
