@@ -129,9 +129,6 @@ static int resample(double from, double to, const float *in, size_t n, float **o
   return 0;
 }
 
-/* Every channel read into memory, enhanced one after the other with one model stream, written at
- * once (results and failures as denoise_stream's): for whole-input models, and for more channels
- * than streaming keeps model streams for. */
 /* Enhanced speech beyond full scale, counted as it is written: integer formats clip it. */
 typedef struct {
   size_t over;  /* samples with |x| > 1 */
@@ -147,6 +144,9 @@ static sf_count_t write_frames(SNDFILE *out, const float *x, size_t frames, int 
   return sf_writef_float(out, x, (sf_count_t)frames);
 }
 
+/* Every channel read into memory, enhanced one after the other with one model stream, written at
+ * once (results and failures as denoise_stream's): for whole-input models, and for more channels
+ * than streaming keeps model streams for. */
 static int denoise_whole(SNDFILE *in, SNDFILE *out, int ch, vox_model *model, int full_context, double file_rate,
                          double model_rate, size_t *frames_read, out_level *lv, const char **msg, vox_error *err) {
   size_t frames = 0, cap = 1 << 16;

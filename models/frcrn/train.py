@@ -115,11 +115,11 @@ def main():
     chosen = [r for r in rows if r.get("voice", "").startswith("real:")]
     chosen += [r for r in rows if not r.get("voice", "").startswith("real:")][: a.utterances]
     speech = [augment.load_audio(r["audio_filepath"]) for r in chosen]
-    real = [x for x, r in zip(speech, chosen) if r["voice"].startswith("real:") and not band_limited(x)]
-    kept = [x for x in speech if not band_limited(x)]
-    print("%d of %d utterances left out: nothing above 4 kHz (8 kHz recordings)" % (len(speech) - len(kept), len(speech)),
+    keep = [not band_limited(x) for x in speech]
+    real = [x for x, r, k in zip(speech, chosen, keep) if k and r["voice"].startswith("real:")]
+    print("%d of %d utterances left out: nothing above 4 kHz (8 kHz recordings)" % (keep.count(False), len(speech)),
           flush=True)
-    speech = kept
+    speech = [x for x, k in zip(speech, keep) if k]
     bank = [x for i, x in enumerate(augment.load_noise_bank(os.path.abspath(a.shared))) if i % 4 != 3]
     print("%d utterances, %d noise recordings" % (len(speech), len(bank)), flush=True)
     model = FRCRN(a.width, "cumulative")

@@ -143,19 +143,21 @@ def main():
         for label, noisy, clean in items:
             base = si_snr(noisy, clean)
             vy, vt = voxpipe_denoise(noisy, a.model, a.work)
-            vi = si_snr(vy[: len(clean)], clean) - base
-            st = [stoi(clean, noisy, 16000), stoi(clean, vy[: len(clean)], 16000), float("nan")]
+            vy = vy[: len(clean)]
+            vi = si_snr(vy, clean) - base
+            st = [stoi(clean, noisy, 16000), stoi(clean, vy, 16000), float("nan")]
             acc["vox"].append(vi)
-            acc["lv_vox"].append(level_db(vy[: len(clean)], clean))
+            acc["lv_vox"].append(level_db(vy, clean))
             acc["vox_t"] += vt
             acc["audio"] += len(noisy) / 16000
             gi = float("nan")
             if anchors:
                 gy, gt = gtcrn_denoise(noisy, anchors, a.work)
-                gi = si_snr(gy[: len(clean)], clean) - base
-                st[2] = stoi(clean, gy[: len(clean)], 16000)
+                gy = gy[: len(clean)]
+                gi = si_snr(gy, clean) - base
+                st[2] = stoi(clean, gy, 16000)
                 acc["gt"].append(gi)
-                acc["lv_gt"].append(level_db(gy[: len(clean)], clean))
+                acc["lv_gt"].append(level_db(gy, clean))
                 acc["stoi_gt"].append(st[2])
                 acc["gt_t"] += gt
             if -0.5 <= base <= 5.5:
