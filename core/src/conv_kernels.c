@@ -385,14 +385,16 @@ static tile_fn *const tile_fns[ISA_COUNT][3] = {TILE_ROW(sse2), TILE_ROW(sse2), 
 
 typedef int v8i __attribute__((vector_size(32)));
 
-/* Rows 8 i .. 8 i + 7 of a 6-column tile as vectors over its columns (lanes 6 and 7 zero): the
- * 8 x 8 transpose in three rounds of shuffles (unpack, shufps, 128-bit halves). */
-static inline __attribute__((always_inline)) void tile_rows(float a[][VOX_SMALL_MB], int i, v8f r[8]) {
+typedef float v4f __attribute__((vector_size(16)));
+typedef float v4f_mem __attribute__((vector_size(16), aligned(4), may_alias));
+
+/* Rows 8 i .. 8 i + 7 of a tile of nt <= 6 columns as vectors over its columns (lanes nt to 7
+ * zero): the 8 x 8 transpose in three rounds of shuffles (unpack, shufps, 128-bit halves). */
+static inline __attribute__((always_inline)) void tile_rows(float a[][VOX_SMALL_MB], int nt, int i, v8f r[8]) {
   v8f c[8];
-#pragma GCC unroll 6
-  for (int t = 0; t < TILE_NT; t++)
-    c[t] = *(const v8f_mem *)(a[t] + 8 * i);
-  c[6] = c[7] = (v8f){0};
+#pragma GCC unroll 8
+  for (int t = 0; t < 8; t++)
+    c[t] = t < nt ? (v8f) * (const v8f_mem *)(a[t] + 8 * i) : (v8f){0};
   v8f u[8], s[8];
 #pragma GCC unroll 4
   for (int j = 0; j < 4; j++) {
@@ -413,18 +415,21 @@ static inline __attribute__((always_inline)) void tile_rows(float a[][VOX_SMALL_
   }
 }
 
-/* tile_store for a full tile at least 8 columns before the end of the output: rows transposed in
- * registers and stored 8 columns wide (the 2 beyond the tile are rewritten by the next tile), with
- * the same operations in the same order as tile_store. The scalar stores were 10 % of the time. */
-static inline __attribute__((always_inline)) void tile_store8(float a[][VOX_SMALL_MB], int bw, const vox_epilogue *ep,
-                                                              int mb, float *y, size_t out_stride, size_t t0) {
+/* tile_store in vectors, rows transposed in registers: a full tile (nt = TILE_NT) at least 8
+ * columns before the end of the output is stored 8 columns wide (the 2 beyond the tile are
+ * rewritten by the next tile), a 4-wide tile (nt = 4: a streaming chunk's last, often only, tile)
+ * 4 wide. The same operations in the same order as tile_store. Scalar, these stores were 10 % of
+ * the whole-input time, and half of the product's time outside the tile loop at 4-frame chunks. */
+static inline __attribute__((always_inline)) void tile_store_vec(float a[][VOX_SMALL_MB], int nt, int bw,
+                                                                 const vox_epilogue *ep, int mb, float *y,
+                                                                 size_t out_stride, size_t t0) {
   const float *bias = ep->bias, *res = ep->res;
   const size_t res_stride = ep->res_stride;
   const int relu = ep->relu;
   const v8f zero = {0};
   for (int i = 0; i * 8 < bw; i++) {
     v8f r[8];
-    tile_rows(a, i, r);
+    tile_rows(a, nt, i, r);
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j++) {
       const int m = 8 * i + j;
@@ -432,11 +437,20 @@ static inline __attribute__((always_inline)) void tile_store8(float a[][VOX_SMAL
         break;
       const float b = bias ? bias[mb + m] : 0.0f;
       v8f v = r[j] + V8_SPLAT(b);
-      if (res)
-        v += *(const v8f_mem *)(res + (size_t)(mb + m) * res_stride + t0);
+      const float *rm = res ? res + (size_t)(mb + m) * res_stride + t0 : NULL;
+      float *ym = y + (size_t)m * out_stride + t0;
+      if (rm && nt == 4) {
+        const v4f r4 = *(const v4f_mem *)rm;
+        v += __builtin_shufflevector(r4, r4, 0, 1, 2, 3, 0, 1, 2, 3);
+      } else if (rm) {
+        v += *(const v8f_mem *)rm;
+      }
       if (relu) /* keeps NaN and -0, as the scalar test v < 0 does */
         v = (v8f)((v8i)v & ~(v < zero));
-      *(v8f_mem *)(y + (size_t)m * out_stride + t0) = v;
+      if (nt == 4)
+        *(v4f_mem *)ym = __builtin_shufflevector(v, v, 0, 1, 2, 3);
+      else
+        *(v8f_mem *)ym = v;
     }
   }
 }
@@ -487,8 +501,10 @@ static inline __attribute__((always_inline)) void panel_gemm_body(const float *W
       float *dst = pack + (size_t)k * TILE_NT;
       for (size_t tl = 0; tl < full; tl++)
         memcpy(dst + tl * (size_t)K * TILE_NT, src + tl * TILE_NT, TILE_NT * sizeof(float));
-      for (size_t t = 0; t < last_nt; t++)
-        last[(size_t)k * last_nt + t] = t < last_w ? src[full * TILE_NT + t] : 0.0f;
+      for (size_t t = 0; t < last_w; t++)
+        last[(size_t)k * last_nt + t] = src[full * TILE_NT + t];
+      for (size_t t = last_w; t < last_nt; t++)
+        last[(size_t)k * last_nt + t] = 0.0f;
     }
     for (int mb = m0; mb < m1; mb += VOX_SMALL_MB) {
       int bw = m1 - mb < VOX_SMALL_MB ? m1 - mb : VOX_SMALL_MB;
@@ -499,12 +515,15 @@ static inline __attribute__((always_inline)) void panel_gemm_body(const float *W
         const size_t t0 = c0 + tl * TILE_NT;
         tile6(wb, K, pack + tl * (size_t)K * TILE_NT, a, tl == 0);
         if (vec && t0 + 8 <= n)
-          tile_store8(a, bw, ep, mb, y, out_stride, t0);
+          tile_store_vec(a, TILE_NT, bw, ep, mb, y, out_stride, t0);
         else
           tile_store(a, bw, TILE_NT, ep, mb, y, out_stride, t0);
       }
       tile_last[last_nt / 2 - 1](wb, K, last, a, full == 0);
-      tile_store(a, bw, last_w, ep, mb, y, out_stride, c0 + full * TILE_NT);
+      if (vec && last_w == 4)
+        tile_store_vec(a, 4, bw, ep, mb, y, out_stride, c0 + full * TILE_NT);
+      else
+        tile_store(a, bw, last_w, ep, mb, y, out_stride, c0 + full * TILE_NT);
     }
   }
 }
