@@ -29,6 +29,12 @@ vox_model *cli_load_model(const char *cmd, const char *path, const char *kind, i
 int cli_classify_window(vox_model_stream *ms, const float *buf, size_t bstride, size_t n, int nf, float *win,
                         size_t window, int classes, float *probs, vox_error *err);
 
+/* An option's value as a number: NAN (cli_atof) or INT_MIN (cli_atoi) unless the whole string is
+ * one finite number, so that the range checks after them refuse "2x", "nan" and "" instead of
+ * reading 2, NaN or 0 as atof/atoi did. */
+double cli_atof(const char *s);
+int cli_atoi(const char *s);
+
 /* Monotonic clock, seconds (for elapsed times only). */
 double cli_now_s(void);
 
@@ -79,6 +85,8 @@ typedef struct cli_vad_options {
 typedef struct cli_vad cli_vad;
 extern const char *const CLI_VAD_HELP;
 void cli_vad_options_init(cli_vad_options *o);
+/* 0 if the options are in range, else prints why for `voxpipe cmd` and returns 2 (usage). */
+int cli_vad_options_check(const char *cmd, const cli_vad_options *o);
 /* Consumes a VAD option (and its value) at argv[*i]: 1, else 0. */
 int cli_vad_option(cli_vad_options *o, int argc, char **argv, int *i);
 /* Loads the VAD model (NULL: bundled); prints the error and returns NULL on failure. */

@@ -1,6 +1,7 @@
 /* cli_common.c - default model lookup, error printing, JSON helpers, transcript formats. */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,19 @@ double cli_now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+double cli_atof(const char *s) {
+  char *end;
+  double v = strtod(s, &end);
+  return end != s && !*end && isfinite(v) ? v : NAN;
+}
+
+int cli_atoi(const char *s) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  return end != s && !*end && !errno && v > INT_MIN && v <= INT_MAX ? (int)v : INT_MIN;
 }
 
 const char *cli_default_model(const char *kind) {

@@ -28,9 +28,8 @@ void cli_decoder_init(cli_decoder *d) {
 }
 
 static int parse_float(const char *cmd, const char *opt, const char *s, float *out) {
-  char *end;
-  double v = strtod(s, &end);
-  if (end == s || *end || !isfinite(v)) {
+  double v = cli_atof(s);
+  if (isnan(v)) {
     fprintf(stderr, "voxpipe %s: %s takes a number, not '%s'\n", cmd, opt, s);
     return -1;
   }

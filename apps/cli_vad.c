@@ -167,7 +167,9 @@ cli_vad *cli_vad_new(const char *cmd, const char *model, const cli_vad_options *
   v->win = malloc(sizeof(float) * (size_t)v->nf * v->window);
   v->logits = malloc(sizeof(float) * (size_t)v->classes);
   vox_error err = {0};
-  if (!v->win || !v->logits || vox_model_stream_new(m, &v->ms, &err)) {
+  if (!v->win || !v->logits)
+    vox_error_set(&err, VOX_ERR_NO_MEMORY, "out of memory for a VAD window of %zu frames", v->window);
+  if (err.code || vox_model_stream_new(m, &v->ms, &err)) {
     cli_error(cmd, &err);
     cli_vad_free(v);
     return NULL;
@@ -222,25 +224,43 @@ int cli_vad_option(cli_vad_options *o, int argc, char **argv, int *i) {
   if (!v)
     return 0;
   if (!strcmp(a, "--window-ms"))
-    o->window_ms = atof(argv[++*i]);
+    o->window_ms = cli_atof(argv[++*i]);
   else if (!strcmp(a, "--shift-ms"))
-    o->shift_ms = atof(argv[++*i]);
-  else if (!strcmp(a, "--smoothing"))
-    o->median = !strcmp(argv[++*i], "median");
+    o->shift_ms = cli_atof(argv[++*i]);
+  else if (!strcmp(a, "--smoothing")) {
+    const char *m = argv[++*i];
+    o->median = !strcmp(m, "median") ? 1 : !strcmp(m, "mean") ? 0 : -1;
+  }
   else if (!strcmp(a, "--onset") || !strcmp(a, "--offset")) {
-    *(!strcmp(a, "--onset") ? &o->q.onset : &o->q.offset) = atof(argv[++*i]);
+    *(!strcmp(a, "--onset") ? &o->q.onset : &o->q.offset) = cli_atof(argv[++*i]);
     o->thresholds_given = 1;
   } else if (!strcmp(a, "--pad-onset"))
-    o->q.pad_onset_s = atof(argv[++*i]);
+    o->q.pad_onset_s = cli_atof(argv[++*i]);
   else if (!strcmp(a, "--pad-offset"))
-    o->q.pad_offset_s = atof(argv[++*i]);
+    o->q.pad_offset_s = cli_atof(argv[++*i]);
   else if (!strcmp(a, "--min-duration-on"))
-    o->q.min_duration_on_s = atof(argv[++*i]);
+    o->q.min_duration_on_s = cli_atof(argv[++*i]);
   else if (!strcmp(a, "--min-duration-off"))
-    o->q.min_duration_off_s = atof(argv[++*i]);
+    o->q.min_duration_off_s = cli_atof(argv[++*i]);
   else
     return 0;
   return 1;
+}
+
+int cli_vad_options_check(const char *cmd, const cli_vad_options *o) {
+  const vox_vad_params *q = &o->q;
+  const char *bad = o->median < 0                                                   ? "--smoothing takes mean or median"
+                    : !(o->window_ms >= 10 && o->window_ms <= 60000)                 ? "--window-ms takes 10 to 60000"
+                    : !(o->shift_ms >= 1 && o->shift_ms <= o->window_ms)             ? "--shift-ms takes 1 to --window-ms"
+                    : !(q->onset >= 0 && q->onset <= 1 && q->offset >= 0 && q->offset <= 1) ? "--onset and --offset take 0 to 1"
+                    : !(q->pad_onset_s >= 0 && q->pad_offset_s >= 0)                 ? "--pad-onset and --pad-offset take seconds >= 0"
+                    : !(q->min_duration_on_s >= 0 && q->min_duration_off_s >= 0)
+                        ? "--min-duration-on and --min-duration-off take seconds >= 0"
+                        : NULL;
+  if (!bad)
+    return 0;
+  fprintf(stderr, "voxpipe %s: %s. Try 'voxpipe %s --help'.\n", cmd, bad, cmd);
+  return 2;
 }
 
 void cli_vad_options_init(cli_vad_options *o) {

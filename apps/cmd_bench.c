@@ -71,19 +71,19 @@ int cmd_bench(int argc, char **argv) {
     } else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && v)
       model = argv[++i];
     else if (!strcmp(argv[i], "--seconds") && v)
-      seconds = atof(argv[++i]);
+      seconds = cli_atof(argv[++i]);
     else if ((!strcmp(argv[i], "-t") || !strcmp(argv[i], "--threads")) && v)
-      threads = atoi(argv[++i]);
+      threads = cli_atoi(argv[++i]);
     else if (!strcmp(argv[i], "--repeat") && v)
-      repeat = atoi(argv[++i]);
+      repeat = cli_atoi(argv[++i]);
     else if (!strcmp(argv[i], "--chunk") && v)
-      chunk = atoi(argv[++i]);
+      chunk = cli_atoi(argv[++i]);
     else {
       fprintf(stderr, "voxpipe bench: unknown option '%s'. Try 'voxpipe bench --help'.\n", argv[i]);
       return 2;
     }
   }
-  if (!(seconds > 0 && seconds <= 36000) || repeat < 1 || repeat > 1000 || threads < 1 || chunk < 0) {
+  if (!(seconds > 0 && seconds <= 36000) || repeat < 1 || repeat > 1000 || threads < 1 || threads > 256 || chunk < 0) {
     fprintf(stderr, "voxpipe bench: out-of-range option\n");
     return 2;
   }

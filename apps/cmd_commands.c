@@ -47,11 +47,11 @@ int cmd_commands(int argc, char **argv) {
     else if ((!strcmp(a, "-i") || !strcmp(a, "--input")) && v)
       input = argv[++i];
     else if (!strcmp(a, "--window-ms") && v)
-      window_ms = atof(argv[++i]);
+      window_ms = cli_atof(argv[++i]);
     else if (!strcmp(a, "--shift-ms") && v)
-      shift_ms = atof(argv[++i]);
+      shift_ms = cli_atof(argv[++i]);
     else if (!strcmp(a, "--threshold") && v)
-      threshold = atof(argv[++i]);
+      threshold = cli_atof(argv[++i]);
     else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "voxpipe commands: unknown option or missing value '%s'. Try 'voxpipe commands --help'.\n", a);
       free(files);

@@ -346,7 +346,7 @@ int cmd_denoise(int argc, char **argv) {
     } else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc) {
       model_path = argv[++i];
     } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-      threads = atoi(argv[++i]);
+      threads = cli_atoi(argv[++i]);
     } else if (argv[i][0] == '-' && argv[i][1]) {
       fprintf(stderr, "voxpipe denoise: unknown option %s\n", argv[i]);
       usage(stderr);
@@ -360,6 +360,10 @@ int cmd_denoise(int argc, char **argv) {
   }
   if (nf != 2) {
     usage(stderr);
+    return 2;
+  }
+  if (threads < 1 || threads > 256) {
+    fprintf(stderr, "voxpipe denoise: --threads must be 1 to 256\n");
     return 2;
   }
   vox_model *model = cli_load_model("denoise", model_path, "frcrn-se-16k", threads);

@@ -246,13 +246,13 @@ static int run_live(int argc, char **argv, cli_decoder *dec) {
     else if ((!strcmp(argv[i], "-f") || !strcmp(argv[i], "--format")) && v)
       format = argv[++i];
     else if ((!strcmp(argv[i], "-t") || !strcmp(argv[i], "--threads")) && v)
-      threads = atoi(argv[++i]);
+      threads = cli_atoi(argv[++i]);
     else if (!strcmp(argv[i], "--chunk-s") && v)
-      chunk_s = atof(argv[++i]);
+      chunk_s = cli_atof(argv[++i]);
     else if (!strcmp(argv[i], "--buffer-s") && v)
-      buffer_s = atof(argv[++i]);
+      buffer_s = cli_atof(argv[++i]);
     else if (!strcmp(argv[i], "--endpoint-ms") && v)
-      endpoint_ms = atof(argv[++i]);
+      endpoint_ms = cli_atof(argv[++i]);
     else if ((!strcmp(argv[i], "-d") || !strcmp(argv[i], "--device")) && v)
       device = argv[++i];
     else if (!strcmp(argv[i], "--list-devices")) {
@@ -279,6 +279,11 @@ static int run_live(int argc, char **argv, cli_decoder *dec) {
 #endif
   if ((strcmp(format, "text") && strcmp(format, "json")) || threads < 1 || threads > 256 || !(endpoint_ms > 0)) {
     fprintf(stderr, "voxpipe live: bad --format, --threads or --endpoint-ms. Try 'voxpipe live --help'.\n");
+    return 2;
+  }
+  if (!(chunk_s > 0 && chunk_s <= 60 && buffer_s >= chunk_s && buffer_s <= 120)) {
+    fprintf(stderr, "voxpipe live: need 0 < --chunk-s <= 60 and --chunk-s <= --buffer-s <= 120 (seconds). "
+                    "Try 'voxpipe live --help'.\n");
     return 2;
   }
   vox_error err = {0};

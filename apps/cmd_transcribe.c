@@ -143,7 +143,7 @@ int cmd_transcribe(int argc, char **argv) {
     else if ((!strcmp(a, "-f") || !strcmp(a, "--format")) && has_val)
       format = argv[++i];
     else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && has_val)
-      threads = atoi(argv[++i]);
+      threads = cli_atoi(argv[++i]);
     else if (!strcmp(a, "--manifest") && has_val)
       manifest = argv[++i];
     else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has_val)
@@ -172,6 +172,11 @@ int cmd_transcribe(int argc, char **argv) {
   }
   if (threads < 1 || threads > 256) {
     fprintf(stderr, "voxpipe transcribe: --threads must be 1 to 256\n");
+    cli_decoder_free(&dec);
+    free(files);
+    return 2;
+  }
+  if (use_vad && cli_vad_options_check("transcribe", &vo)) {
     cli_decoder_free(&dec);
     free(files);
     return 2;

@@ -43,10 +43,12 @@ int cmd_vad(int argc, char **argv) {
     } else
       files[nfiles++] = argv[i];
   }
-  if (!nfiles || (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "rttm") && strcmp(format, "tsv")) ||
-      !(o.window_ms >= 10 && o.window_ms <= 60000) || !(o.shift_ms >= 1 && o.shift_ms <= o.window_ms)) {
-    fprintf(stderr, "voxpipe vad: need FILE..., --format text|json|rttm|tsv, 10 <= window-ms, 1 <= shift-ms <= "
-                    "window-ms. Try 'voxpipe vad --help'.\n");
+  if (!nfiles || (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "rttm") && strcmp(format, "tsv"))) {
+    fprintf(stderr, "voxpipe vad: need FILE... and --format text|json|rttm|tsv. Try 'voxpipe vad --help'.\n");
+    free(files);
+    return 2;
+  }
+  if (cli_vad_options_check("vad", &o)) {
     free(files);
     return 2;
   }

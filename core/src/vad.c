@@ -1,6 +1,7 @@
 /* vad.c - VAD post-processing: overlap smoothing, hysteresis, padding, duration filters. */
 #include "voxpipe/vox_vad.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,8 @@ vox_vad_params vox_vad_default_params(void) {
   vox_vad_params p = {0.5, 0.5, 0.0, 0.0, 0.0, 0.0, 1};
   return p;
 }
+
+static int finite_duration(double s) { return s >= 0 && isfinite(s); }
 
 static int cmp_float(const void *a, const void *b) {
   float x = *(const float *)a, y = *(const float *)b;
@@ -91,10 +94,12 @@ vox_status vox_vad_segments(const float *p, size_t n, double frame_s, const vox_
   *segments = NULL;
   *n_segments = 0;
   vox_vad_params q = params ? *params : vox_vad_default_params();
-  if (!(frame_s > 0) || q.onset < 0 || q.onset > 1 || q.offset < 0 || q.offset > 1 || q.pad_onset_s < 0 ||
-      q.pad_offset_s < 0 || q.min_duration_on_s < 0 || q.min_duration_off_s < 0)
+  /* written as !(in range) so that NaN is refused too: it passed every `< 0` test and gave no speech */
+  if (!(frame_s > 0 && isfinite(frame_s)) || !(q.onset >= 0 && q.onset <= 1) || !(q.offset >= 0 && q.offset <= 1) ||
+      !finite_duration(q.pad_onset_s) || !finite_duration(q.pad_offset_s) || !finite_duration(q.min_duration_on_s) ||
+      !finite_duration(q.min_duration_off_s))
     return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT,
-                         "VAD parameters out of range (thresholds 0..1, durations >= 0, frame > 0)");
+                         "VAD parameters out of range (thresholds 0..1, durations >= 0 and finite, frame > 0)");
   seglist l = {0};
   int speech = 0;
   double start = 0, total = (double)n * frame_s;

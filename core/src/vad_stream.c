@@ -107,10 +107,11 @@ vox_status vox_vad_stream_new(const vox_model *model, const vox_vad_params *para
   double frame_s = (double)info->features.hop_length / info->sample_rate_hz;
   if (!(window_s >= frame_s && window_s <= 60) || !(shift_s >= frame_s && shift_s <= window_s) ||
       !(q.onset > 0 && q.onset <= 1) || !(q.offset >= 0 && q.offset <= q.onset) || !(q.pad_onset_s >= 0) ||
-      !(q.pad_offset_s >= 0) || !(q.min_duration_on_s >= 0) || !(q.min_duration_off_s >= 0))
+      !(q.pad_offset_s >= 0) || !(q.min_duration_on_s >= 0) || !(q.min_duration_off_s >= 0) ||
+      !isfinite(q.pad_onset_s + q.pad_offset_s + q.min_duration_on_s + q.min_duration_off_s))
     return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT,
                          "VAD stream: need frame <= shift <= window <= 60 s, 0 <= offset <= onset <= 1 and "
-                         "non-negative paddings and durations");
+                         "non-negative, finite paddings and durations");
   vox_vad_stream *v = calloc(1, sizeof *v);
   if (!v)
     return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");

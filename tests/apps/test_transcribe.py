@@ -103,6 +103,29 @@ for args, what in ((["--hotword", ":3"], "--hotword takes one word"), (["--alpha
     p = vp("transcribe", "-m", tiny, *(args + [SAMPLE] if args != ["--lm"] else args))
     T.check(p.returncode == 2 and what in p.stderr, "bad decoding option %s: %s" % (" ".join(args), p.stderr.strip()))
 
+# Option values: the VAD's window and shift were checked by `voxpipe vad` only, so `transcribe --vad`
+# with a window under one frame freed an invalid pointer and a shift beyond the window ran off its
+# buffer (SIGSEGV); atof/atoi read "2x" as 2 and "nan" as NaN (no speech found, exit 0).
+for cmd, args, what in (
+        ("transcribe", ["--vad", "--window-ms", "0"], "--window-ms takes 10 to 60000"),
+        ("transcribe", ["--vad", "--window-ms", "1"], "--window-ms takes 10 to 60000"),
+        ("transcribe", ["--vad", "--shift-ms", "100000"], "--shift-ms takes 1 to --window-ms"),
+        ("transcribe", ["--vad", "--shift-ms", "0"], "--shift-ms takes 1 to --window-ms"),
+        ("transcribe", ["--vad", "--window-ms", "1e9"], "--window-ms takes 10 to 60000"),
+        ("transcribe", ["--vad", "--onset", "nan"], "--onset and --offset take 0 to 1"),
+        ("transcribe", ["--vad", "--smoothing", "max"], "--smoothing takes mean or median"),
+        ("transcribe", ["--threads", "2x"], "--threads must be 1 to 256"),
+        ("vad", ["--pad-onset", "inf"], "--pad-onset and --pad-offset take seconds >= 0"),
+        ("vad", ["--onset", "0.5x"], "--onset and --offset take 0 to 1"),
+        ("vad", ["--smoothing", "max"], "--smoothing takes mean or median"),
+        ("live", ["--chunk-s", "nan", "-i"], "need 0 < --chunk-s <= 60"),
+        ("live", ["--chunk-s", "2", "--buffer-s", "1", "-i"], "need 0 < --chunk-s <= 60"),
+        ("commands", ["--threshold", "0.5x"], "0 <= threshold <= 1"),
+        ("denoise", ["--threads", "0"], "--threads must be 1 to 256")):
+    p = vp(cmd, *(args + [SAMPLE] + ([os.path.join(d, "out.wav")] if cmd == "denoise" else [])))
+    T.check(p.returncode == 2 and what in p.stderr and not p.stdout,
+            "voxpipe %s %s: usage error (exit %d) %s" % (cmd, " ".join(args), p.returncode, p.stderr.strip()[-200:]))
+
 # --vad: only the speech the bundled VAD finds is recognised, on the file's time line
 rate, x = scipy.io.wavfile.read(SAMPLE)
 gap = np.zeros(int(3.0 * rate), x.dtype)

@@ -74,6 +74,13 @@ for name, p, args in cases:
     T.check(ok, "%s: %d segments as NeMo's rules give %s" % (name, len(want), err))
 got, err = ours(np.zeros(10, np.float32), 0.01, 1.5, 0.5, 0, 0, 0, 0, 1)
 T.check(got is None and "out of range" in err, "onset 1.5 refused: " + err)
+# NaN passed every `< 0` test (no speech, no error); an infinite padding made infinite times
+for args, what in (((0.01, "nan", 0.5, 0, 0, 0, 0, 1), "onset NaN"), ((0.01, 0.5, "nan", 0, 0, 0, 0, 1), "offset NaN"),
+                   ((0.01, 0.5, 0.5, "inf", 0, 0, 0, 1), "pad-onset inf"),
+                   ((0.01, 0.5, 0.5, 0, 0, "nan", 0, 1), "min-duration-on NaN"),
+                   (("nan", 0.5, 0.5, 0, 0, 0, 0, 1), "frame NaN")):
+    got, err = ours(np.full(10, 0.9, np.float32), *args)
+    T.check(got is None and "out of range" in err, "%s refused: %s" % (what, err))
 
 win = rng.uniform(0, 1, 40).astype(np.float32)
 T.write_f32(os.path.join(d, "w.f32"), win)
