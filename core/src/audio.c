@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <sndfile.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,8 +182,10 @@ static vox_status fill_mono(vox_audio_reader *r, vox_error *err) {
   int ch = r->sfi.channels;
   for (sf_count_t i = 0; i < n; i++) {
     float s = 0;
-    for (int c = 0; c < ch; c++)
-      s += r->interleaved[i * ch + c];
+    for (int c = 0; c < ch; c++) { /* before the resampler's filter, which would spread it */
+      const float v = r->interleaved[i * ch + c];
+      s += isfinite(v) ? v : 0.0f;
+    }
     r->mono[i] = s / (float)ch;
   }
   r->mono_len = (size_t)n;

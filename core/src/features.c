@@ -324,7 +324,7 @@ vox_status vox_features_process(vox_features *f, const float *x, size_t n, int f
     size_t k = n - i < room ? n - i : room;
     float *dst = f->sig + f->sig_len;
     for (size_t j = 0; j < k; j++) {
-      float s = x[i + j];
+      float s = isfinite(x[i + j]) ? x[i + j] : 0.0f; /* see vox_features_process */
       dst[j] = a != 0.0f && (f->n_total + (long long)j) > 0 ? s - a * f->prev_sample : s;
       f->prev_sample = s;
     }

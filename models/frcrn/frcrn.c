@@ -285,8 +285,10 @@ static vox_status fr_stream_process(void *p, const float *in, size_t in_stride, 
                          s->total_in - s->total_out + n_in);
   if (reserve(&s->pend, &s->pend_cap, s->pend_n + n_in + WIN))
     return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
-  for (size_t j = 0; j < n_in; j++)
-    s->pend[s->pend_n++] = in[j * in_stride];
+  for (size_t j = 0; j < n_in; j++) { /* NaN or infinity, once in the STFT, spreads over whole frames */
+    const float x = in[j * in_stride];
+    s->pend[s->pend_n++] = isfinite(x) ? x : 0.0f;
+  }
   s->total_in += n_in;
   vox_status st = make_frames(s, err);
   if (st != VOX_OK)

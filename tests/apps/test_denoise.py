@@ -148,6 +148,20 @@ p = subprocess.run("%s denoise -m %s %s - | head -c 10 > /dev/null; echo ${PIPES
 T.check(p.stdout.strip() == "1" and "standard output" in p.stderr,
         "stdout closed early: exit 1 with a message, not killed by SIGPIPE (%s)" % p.stderr.strip())
 
+# NaN and infinite samples in a float file are taken as silence: in the STFT they spoiled whole
+# frames (100 NaN samples made 9920 NaN output samples, written as they were)
+rate, x = scipy.io.wavfile.read(SAMPLE)
+x = x[:20000].astype(np.float32) / 32768.0
+bad, zeroed = x.copy(), x.copy()
+bad[5000:5050], bad[9000:9050], zeroed[5000:5050], zeroed[9000:9050] = np.nan, np.inf, 0.0, 0.0
+outs = []
+for name, sig in (("nonfinite", bad), ("zeroed", zeroed)):
+    scipy.io.wavfile.write(os.path.join(d, name + ".wav"), rate, sig)
+    p = T.run_checked([T.VOXPIPE, "denoise", "-m", model, os.path.join(d, name + ".wav"), os.path.join(d, "o-" + name + ".wav")])
+    outs.append(scipy.io.wavfile.read(os.path.join(d, "o-" + name + ".wav"))[1] if p.returncode == 0 else None)
+T.check(outs[0] is not None and np.isfinite(outs[0]).all() and np.array_equal(outs[0], outs[1]),
+        "NaN and infinite input samples denoised as silence: every output sample finite, as for the zeroed input")
+
 # enhanced speech beyond full scale is clipped by 16-bit output, and said (the random model
 # amplifies: peak 1.76 from a full-scale input); a float output keeps it and says so too
 full, fullf = os.path.join(d, "full.wav"), os.path.join(d, "full-float.wav")

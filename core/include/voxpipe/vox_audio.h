@@ -3,7 +3,8 @@
  * vox_audio_reader reads anything libsndfile reads (WAV, FLAC, OGG/Vorbis, AIFF, ... and headerless
  * raw PCM when told its layout), mixes it down to mono and resamples it (libsamplerate) to the
  * rate asked for, block by block: memory stays bounded whatever the file's length. Samples are
- * float32 in [-1, 1]. A reader is used by one thread at a time.
+ * float32 in [-1, 1]; a float file's NaN and infinite samples are read as 0 (silence). A reader is
+ * used by one thread at a time.
  */
 #ifndef VOX_AUDIO_H
 #define VOX_AUDIO_H

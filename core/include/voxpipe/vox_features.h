@@ -94,7 +94,9 @@ VOX_API size_t vox_features_lookahead_samples(const vox_features *f);
 
 /* Feeds samples (float in [-1, 1]) and writes every frame that became computable to out (at most
  * out_cap frames, stride out_stride >= out_cap). final=1 ends the signal and flushes its last
- * frames; the stream must then be reset before reuse. Normalization is not applied here. */
+ * frames; the stream must then be reset before reuse. Normalization is not applied here. NaN and
+ * infinite samples are taken as 0: one would spoil whole frames and, through a model's context,
+ * seconds of its output. */
 VOX_API vox_status vox_features_process(vox_features *f, const float *samples, size_t n_samples,
                                         int final, float *out, size_t out_stride, size_t out_cap,
                                         size_t *n_frames, vox_error *err);
