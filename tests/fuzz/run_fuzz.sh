@@ -9,7 +9,9 @@ seconds=${FUZZ_SECONDS:-60}
 CC=${FUZZ_CC:-clang}
 command -v "$CC" >/dev/null || { echo "SKIP: $CC not installed (Debian clang libclang-rt-14-dev)"; exit 77; }
 mkdir -p "$work"
-flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 -I$top_srcdir/core/include"
+# -D_GNU_SOURCE as configure.ac gives the library (qsort_r): without it clang took qsort_r as an
+# implicitly declared int function
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE -I$top_srcdir/core/include"
 libs="$(pkg-config --cflags --libs fftw3 sndfile samplerate libarchive yaml-0.1 openblas) -lm -lpthread -ldl"
 core=$(ls "$top_srcdir"/core/src/*.c)
 /usr/bin/python3 "$top_srcdir/tests/fuzz/make_seeds.py" "$work/seeds" || exit 1
