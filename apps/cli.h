@@ -50,8 +50,9 @@ int json_get_string(const char *line, const char *key, char *buf, size_t n);
 int json_get_number(const char *line, const char *key, double *out);
 
 /* One JSON line: audio_filepath, text (ref, when given), pred_text, duration, processing_time, words
- * of t[0]; with scores, also "nbest": the n hypotheses t[0..n) with their scores. */
-void cli_write_json(FILE *f, const char *path, const char *ref, const vox_transcript *t, size_t n,
+ * of t[0]; with scores, also "nbest": the n hypotheses t[0..n) with their scores; "offset" when
+ * offset_s >= 0 (a manifest line's part of the file: times are from its start). */
+void cli_write_json(FILE *f, const char *path, double offset_s, const char *ref, const vox_transcript *t, size_t n,
                     const float *scores, double proc_s);
 
 #define CLI_MAX_HOTWORDS 256

@@ -244,10 +244,12 @@ static void write_words(FILE *f, const vox_transcript *t) {
   fputs("]", f);
 }
 
-void cli_write_json(FILE *f, const char *path, const char *ref, const vox_transcript *t, size_t n,
+void cli_write_json(FILE *f, const char *path, double offset_s, const char *ref, const vox_transcript *t, size_t n,
                     const float *scores, double proc_s) {
   fputs("{\"audio_filepath\": ", f);
   json_string(f, path);
+  if (offset_s >= 0)
+    fprintf(f, ", \"offset\": %.3f", offset_s);
   if (ref) {
     fputs(", \"text\": ", f);
     json_string(f, ref);
@@ -278,7 +280,7 @@ int cli_write_transcript(FILE *f, const char *format, const char *path, const vo
   if (!strcmp(format, "text")) {
     fprintf(f, "%s\n", t->text);
   } else if (!strcmp(format, "json")) {
-    cli_write_json(f, path, NULL, t, 1, NULL, proc_s);
+    cli_write_json(f, path, -1, NULL, t, 1, NULL, proc_s);
   } else if (!strcmp(format, "srt") || !strcmp(format, "vtt")) {
     if (index > 0)
       fputc('\n', f);

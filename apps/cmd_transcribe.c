@@ -17,8 +17,9 @@ static void usage(FILE *f) {
           "  -m, --model M       .nemo or checkpoint (default: the bundled model, %s)\n"
           "  -f, --format F      text (default), json (JSON lines), srt, vtt\n"
           "  -t, --threads N     worker threads (default 1)\n"
-          "      --manifest IN   NeMo manifest (JSON lines with audio_filepath, optional text); writes\n"
-          "                      JSON lines with pred_text, words, duration, processing_time\n"
+          "      --manifest IN   NeMo manifest (JSON lines with audio_filepath, optional text; offset and\n"
+          "                      duration for a part of the file); writes JSON lines with pred_text,\n"
+          "                      words, duration, processing_time\n"
           "      --shard K/N     only every N-th manifest line, starting at line K (0-based)\n"
           "  -o, --output FILE   write there instead of standard output\n"
           "      --vad           recognise only the speech a VAD finds (the bundled MarbleNet), one\n"
@@ -49,19 +50,38 @@ typedef struct job {
   int rate;      /* the ASR model's sample rate */
 } job;
 
-/* Transcribes one file; in manifest mode `ref` is the manifest's text (or NULL). */
-static int one(job *j, const char *path, const char *ref, int manifest) {
+/* A manifest line: its reference text (or NULL) and the part of the file it names. */
+typedef struct manifest_line {
+  const char *ref;
+  int has_offset;
+  double offset_s, duration_s;
+} manifest_line;
+
+/* Transcribes one file, or the part of it a manifest line names (ml; NULL for files). */
+static int one(job *j, const char *path, const manifest_line *ml) {
   vox_error err = {0};
   double t0 = cli_now_s();
   cli_joined joined = {0};
-  vox_status st = j->vad ? (cli_transcribe_segments(j->vad, j->asr, j->rate, path, &joined, &err) ? err.code : VOX_OK)
-                         : vox_asr_stream_transcribe_file(j->asr, path, NULL, &err);
+  vox_audio_params ap = vox_audio_default_params();
+  if (ml && ml->has_offset) {
+    ap.offset_s = ml->offset_s;
+    ap.duration_s = ml->duration_s;
+  }
+  vox_status st = j->vad && ml && ml->has_offset
+                      ? vox_error_set(&err, VOX_ERR_UNSUPPORTED, "%s: --vad takes whole files, not a manifest's offset "
+                                                                 "and duration", path)
+                  : j->vad ? (cli_transcribe_segments(j->vad, j->asr, j->rate, path, &joined, &err) ? err.code : VOX_OK)
+                           : vox_asr_stream_transcribe_file(j->asr, path, &ap, &err);
   double dt = cli_now_s() - t0;
+  const char *ref = ml ? ml->ref : NULL;
+  double offset = ml && ml->has_offset ? ml->offset_s : -1;
   if (st != VOX_OK) {
     cli_error("transcribe", &err);
-    if (manifest) {
+    if (ml) {
       fputs("{\"audio_filepath\": ", j->out);
       json_string(j->out, path);
+      if (offset >= 0)
+        fprintf(j->out, ", \"offset\": %.3f", offset);
       fputs(", \"error\": ", j->out);
       json_string(j->out, err.message);
       fputs("}\n", j->out);
@@ -71,8 +91,8 @@ static int one(job *j, const char *path, const char *ref, int manifest) {
   vox_transcript t;
   if (j->vad) {
     cli_joined_view(&joined, &t);
-    if (manifest)
-      cli_write_json(j->out, path, ref, &t, 1, NULL, dt);
+    if (ml)
+      cli_write_json(j->out, path, offset, ref, &t, 1, NULL, dt);
     else if (cli_write_transcript(j->out, j->format, path, &t, dt, j->index) != 0)
       fprintf(stderr, "voxpipe transcribe: cannot write the output\n");
     cli_joined_free(&joined);
@@ -80,12 +100,12 @@ static int one(job *j, const char *path, const char *ref, int manifest) {
     return cli_flush(j->out, "transcribe");
   }
   vox_asr_stream_result(j->asr, &t);
-  if (manifest || (j->dec->nbest > 1 && !strcmp(j->format, "json"))) {
+  if (ml || (j->dec->nbest > 1 && !strcmp(j->format, "json"))) {
     vox_transcript nb[64];
     float scores[64];
     size_t k = (size_t)j->dec->nbest < 64 ? (size_t)j->dec->nbest : 64;
     k = vox_asr_stream_nbest(j->asr, k, nb, scores);
-    cli_write_json(j->out, path, ref, nb, k, j->dec->nbest > 1 ? scores : NULL, dt);
+    cli_write_json(j->out, path, offset, ref, nb, k, j->dec->nbest > 1 ? scores : NULL, dt);
   } else if (cli_write_transcript(j->out, j->format, path, &t, dt, j->index) != 0) {
     fprintf(stderr, "voxpipe transcribe: cannot write the output\n");
     return 1;
@@ -245,7 +265,7 @@ int cmd_transcribe(int argc, char **argv) {
     }
     if (!strcmp(format, "text") && n_files > 1)
       fprintf(out, "%s: ", files[i]);
-    failures += one(&j, files[i], NULL, 0);
+    failures += one(&j, files[i], NULL);
   }
   if (manifest) {
     FILE *mf = fopen(manifest, "r");
@@ -265,9 +285,13 @@ int cmd_transcribe(int argc, char **argv) {
           failures++;
           continue;
         }
-        int has_text = json_get_string(line, "text", text, sizeof text);
+        manifest_line ml = {json_get_string(line, "text", text, sizeof text) ? text : NULL, 0, 0.0, 0.0};
+        /* NeMo's segments: offset and duration; a line without offset names the whole file, whatever its duration */
+        ml.has_offset = json_get_number(line, "offset", &ml.offset_s);
+        if (ml.has_offset && !json_get_number(line, "duration", &ml.duration_s))
+          ml.duration_s = 0;
         resolve(manifest, path, full, sizeof full);
-        failures += one(&j, full, has_text ? text : NULL, 1);
+        failures += one(&j, full, &ml);
       }
       free(line);
       fclose(mf);

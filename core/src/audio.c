@@ -21,12 +21,13 @@ struct vox_audio_reader {
   float *interleaved; /* BLOCK_FRAMES * channels */
   float *mono;        /* BLOCK_FRAMES */
   size_t mono_len, mono_off;
+  int64_t start, end, pos; /* the part to read and the next frame, at the file rate; end -1: to EOF */
   int file_eof, done;
   int seekable;
 };
 
 vox_audio_params vox_audio_default_params(void) {
-  vox_audio_params p = {0, NULL, 0, 0, 0};
+  vox_audio_params p = {0, NULL, 0, 0, 0, 0.0, 0.0};
   return p;
 }
 
@@ -93,6 +94,9 @@ vox_status vox_audio_open(const char *path, const vox_audio_params *params, vox_
   *out = NULL;
   vox_audio_params p = params ? *params : vox_audio_default_params();
   int is_stdin = !strcmp(path, "-");
+  if (!(p.offset_s >= 0 && p.offset_s < 1e7) || !(p.duration_s >= 0 && p.duration_s < 1e7))
+    return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT, "%s: offset %g s and duration %g s: need 0 <= both < 1e7 s",
+                         path, p.offset_s, p.duration_s);
   if (!is_stdin) {
     struct stat sb;
     if (stat(path, &sb) != 0)
@@ -154,7 +158,24 @@ vox_status vox_audio_open(const char *path, const vox_audio_params *params, vox_
   r->info.file_rate_hz = r->sfi.samplerate;
   r->info.channels = r->sfi.channels;
   r->info.file_frames = r->seekable ? (int64_t)r->sfi.frames : -1;
-  r->info.duration_s = r->seekable ? (double)r->sfi.frames / r->sfi.samplerate : -1.0;
+  r->start = llround(p.offset_s * r->sfi.samplerate);
+  r->end = p.duration_s > 0 ? r->start + llround(p.duration_s * r->sfi.samplerate) : -1;
+  if (r->seekable) {
+    if (r->start > (int64_t)r->sfi.frames) {
+      double len = (double)r->sfi.frames / r->sfi.samplerate;
+      vox_audio_close(r);
+      return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT, "%s: offset %.3f s is beyond the end of the audio (%.3f s)",
+                           path, p.offset_s, len);
+    }
+    if (r->end < 0 || r->end > (int64_t)r->sfi.frames)
+      r->end = (int64_t)r->sfi.frames;
+    if (r->start && sf_seek(r->sf, r->start, SEEK_SET) < 0) {
+      vox_audio_close(r);
+      return vox_error_set(err, VOX_ERR_IO, "%s: cannot seek to %.3f s", path, p.offset_s);
+    }
+    r->pos = r->start;
+  }
+  r->info.duration_s = r->seekable ? (double)(r->end - r->start) / r->sfi.samplerate : -1.0;
   format_name(r->sf, &r->sfi, r->info.format, sizeof r->info.format);
   r->interleaved = malloc(sizeof(float) * BLOCK_FRAMES * (size_t)r->sfi.channels);
   r->mono = malloc(sizeof(float) * BLOCK_FRAMES);
@@ -174,11 +195,32 @@ vox_status vox_audio_open(const char *path, const vox_audio_params *params, vox_
   return VOX_OK;
 }
 
-/* Reads one block from the file and mixes it to mono; sets file_eof at the end. */
-static vox_status fill_mono(vox_audio_reader *r, vox_error *err) {
-  sf_count_t n = sf_readf_float(r->sf, r->interleaved, BLOCK_FRAMES);
-  if (n < 0 || (n < BLOCK_FRAMES && sf_error(r->sf) != SF_ERR_NO_ERROR))
+/* Reads up to `want` frames into r->interleaved (< want only at the end), checked. */
+static vox_status read_frames(vox_audio_reader *r, sf_count_t want, sf_count_t *n, vox_error *err) {
+  *n = sf_readf_float(r->sf, r->interleaved, want);
+  if (*n < 0 || (*n < want && sf_error(r->sf) != SF_ERR_NO_ERROR))
     return vox_error_set(err, VOX_ERR_FORMAT, "%s: corrupt audio data: %s", r->path, sf_strerror(r->sf));
+  r->pos += *n;
+  return VOX_OK;
+}
+
+/* Reads one block of the part asked for and mixes it to mono; sets file_eof at its end. A pipe
+ * cannot seek: its frames before the offset are read and dropped. */
+static vox_status fill_mono(vox_audio_reader *r, vox_error *err) {
+  sf_count_t n = 0;
+  while (r->pos < r->start) {
+    sf_count_t skip = r->start - r->pos < BLOCK_FRAMES ? r->start - r->pos : BLOCK_FRAMES;
+    vox_status st = read_frames(r, skip, &n, err);
+    if (st != VOX_OK)
+      return st;
+    if (n == 0)
+      break;
+  }
+  sf_count_t want = r->end >= 0 && r->end - r->pos < BLOCK_FRAMES ? r->end - r->pos : BLOCK_FRAMES;
+  if (want <= 0 || r->pos < r->start)
+    n = 0;
+  else if (read_frames(r, want, &n, err) != VOX_OK)
+    return VOX_ERR_FORMAT;
   int ch = r->sfi.channels;
   for (sf_count_t i = 0; i < n; i++) {
     float s = 0;
@@ -231,8 +273,9 @@ vox_status vox_audio_read(vox_audio_reader *r, float *out, size_t max_samples, s
 }
 
 vox_status vox_audio_rewind(vox_audio_reader *r, vox_error *err) {
-  if (!r->seekable || sf_seek(r->sf, 0, SEEK_SET) < 0)
+  if (!r->seekable || sf_seek(r->sf, r->start, SEEK_SET) < 0)
     return vox_error_set(err, VOX_ERR_UNSUPPORTED, "%s: input cannot be rewound (a pipe?)", r->path);
+  r->pos = r->start;
   if (r->rs)
     vox_resampler_reset(r->rs);
   r->mono_len = r->mono_off = 0;

@@ -77,6 +77,31 @@ for k in range(2):
 T.check(sorted(shards) == sorted(r["audio_filepath"] for r in rows) and len(shards) == 5,
         "--shard 0/2 and 1/2 together cover the manifest exactly once")
 
+# NeMo segment manifests: offset and duration name a part of the file (they were ignored: every
+# segment's line got the whole file's transcript); without offset, the whole file whatever duration says
+segs = os.path.join(d, "segments.jsonl")
+whole = os.path.join(d, "whole.wav")
+scipy.io.wavfile.write(whole, rate, x)
+lines = [{"audio_filepath": "whole.wav", "offset": 1.0, "duration": 2.0}, {"audio_filepath": "whole.wav", "offset": 3.5},
+         {"audio_filepath": "whole.wav", "duration": 1.0}, {"audio_filepath": "whole.wav", "offset": 60.0, "duration": 1.0}]
+with open(segs, "w") as f:
+    f.write("".join(json.dumps(r) + "\n" for r in lines))
+p = vp("transcribe", "-m", tiny, "--manifest", segs)
+rows = [json.loads(line) for line in p.stdout.splitlines()]
+want = []
+for a, b in ((16000, 48000), (56000, len(x)), (0, len(x))):
+    scipy.io.wavfile.write(os.path.join(d, "cut.wav"), rate, x[a:b])
+    want.append(json.loads(vp("transcribe", "-m", tiny, "-f", "json", os.path.join(d, "cut.wav")).stdout))
+ok = p.returncode == 1 and len(rows) == 4 and all(r.get("pred_text") == w["pred_text"] and
+                                                  abs(r["duration"] - w["duration"]) < 1e-6 for r, w in zip(rows, want))
+T.check(ok and rows[0].get("offset") == 1.0 and "offset" not in rows[2],
+        "segment manifest: offset 1 s + duration 2 s, offset 3.5 s to the end, and a line without offset (whole "
+        "file) transcribed as those parts cut out; offset repeated")
+T.check(len(rows) == 4 and "beyond the end of the audio" in rows[3].get("error", "") and "beyond the end" in p.stderr,
+        "segment past the end of its file: an error line naming it, exit 1 (%s)" % (rows[3] if len(rows) == 4 else p.stdout))
+p = vp("transcribe", "-m", tiny, "--vad", "--manifest", segs)
+T.check(p.returncode == 1 and "--vad takes whole files" in p.stderr, "--vad with a segment manifest: refused per line")
+
 # beam search with the bundled corpus LM, n-best, hot words; bad decoding options
 p = vp("transcribe", "-m", tiny, "--lm", "default", "--nbest", "3", "--hotword", "canoe:4", "-f", "json", SAMPLE,
        checked=True)

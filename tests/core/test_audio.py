@@ -102,6 +102,32 @@ s = snr_db(scipy.signal.resample_poly(t, 1, 3), got)
 T.check(abs(len(got) - len(t) // 3) <= 2 and s >= 40,
         "resampler at 48 -> 16 kHz in blocks of 333: %d samples (expected %d), SNR %.1f dB >= 40" % (len(got), len(t) // 3, s))
 
+# a part of a file (a NeMo manifest's offset and duration), from a file and from a pipe (read and dropped up to
+# the offset), at the file's rate and resampled
+part = os.path.join(d, "part.wav")
+x = tone(16000)[:, 0].astype(np.float32)
+scipy.io.wavfile.write(part, 16000, x)
+for offset, duration, want in (("0.5", "0.25", x[8000:12000]), ("0.75", "0", x[12000:]), ("0.75", "5", x[12000:])):
+    e = dict(T.env(), VOXTEST_OFFSET_S=offset, VOXTEST_DURATION_S=duration)
+    for src in ("file", "pipe"):
+        out = os.path.join(d, "part.f32")
+        cmd = [T.TOOL, "audio", part if src == "file" else "-", out, "16000"]
+        with open(part, "rb") as f:
+            p = subprocess.run(cmd, capture_output=True, text=True, env=e, stdin=f if src == "pipe" else None)
+        got = T.read_f32(out) if p.returncode == 0 else None
+        T.check(got is not None and np.array_equal(got, want), "offset %s s, duration %s s, from a %s: samples %d.. "
+                "(%s)" % (offset, duration, src, int(float(offset) * 16000), p.stderr.strip()[:100]))
+e = dict(T.env(), VOXTEST_OFFSET_S="0.5", VOXTEST_DURATION_S="0.25")
+p = subprocess.run([T.TOOL, "audio", part, os.path.join(d, "part.f32"), "8000"], capture_output=True, env=e)
+got = T.read_f32(os.path.join(d, "part.f32")) if p.returncode == 0 else np.zeros(0)
+s = snr_db(scipy.signal.resample_poly(x[8000:12000], 1, 2), got)
+T.check(abs(len(got) - 2000) <= 2 and s >= 30, "offset and duration resampled to 8 kHz: %d samples, SNR %.1f dB" % (len(got), s))
+for offset, duration, words in (("2", "0", "beyond the end of the audio (1.300 s)"), ("-1", "0", "need 0 <= both"),
+                                ("0", "nan", "need 0 <= both")):
+    e = dict(T.env(), VOXTEST_OFFSET_S=offset, VOXTEST_DURATION_S=duration)
+    p = subprocess.run([T.TOOL, "audio", part, os.path.join(d, "part.f32"), "16000"], capture_output=True, text=True, env=e)
+    T.check(p.returncode != 0 and words in p.stderr, "offset %s, duration %s: refused (%s)" % (offset, duration, p.stderr.strip()))
+
 # bad input
 good = os.path.join(d, "good.wav")
 scipy.io.wavfile.write(good, 16000, (tone(16000)[:, 0] * 32767).astype(np.int16))

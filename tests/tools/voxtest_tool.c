@@ -272,6 +272,10 @@ static int cmd_audio(int argc, char **argv) {
     p.raw_rate_hz = atoi(argv[6]);
     p.raw_channels = atoi(argv[7]);
   }
+  /* a part of the file (NeMo manifest's offset and duration) */
+  const char *off = getenv("VOXTEST_OFFSET_S"), *dur = getenv("VOXTEST_DURATION_S");
+  p.offset_s = off ? atof(off) : 0.0;
+  p.duration_s = dur ? atof(dur) : 0.0;
   float *x;
   size_t n;
   int rate;

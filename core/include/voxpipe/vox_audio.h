@@ -26,13 +26,16 @@ typedef struct vox_audio_params {
   int raw_rate_hz;
   int raw_channels;
   int allow_truncated;  /* 1: read what a truncated file holds instead of failing */
+  /* A part of the file, as a NeMo manifest's offset and duration give it: from offset_s seconds
+   * for duration_s seconds (0: to the end). Both >= 0. */
+  double offset_s, duration_s;
 } vox_audio_params;
 
 typedef struct vox_audio_info {
   int file_rate_hz;
   int channels;
   int64_t file_frames;  /* frames at the file rate; -1 when unknown (pipes) */
-  double duration_s;    /* -1 when unknown */
+  double duration_s;    /* of the part read (offset_s, duration_s); -1 when unknown */
   char format[64];      /* "WAV PCM 16 bit", "FLAC 24 bit"... */
 } vox_audio_info;
 
