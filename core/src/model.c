@@ -4,6 +4,8 @@
 #include <cblas.h>
 #include <dirent.h>
 #include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -79,6 +81,18 @@ static int is_plugin_file(const char *name) {
   return n > 3 && !strcmp(name + n - 3, ".so");
 }
 
+/* The plugin's entry point, if the library has one that is a function: a stray .so that happens to
+ * define the name as data (or a stale build) would otherwise be called, and crash the process. */
+static vox_model_plugin_entry_fn plugin_entry(void *dl) {
+  void *sym = dlsym(dl, VOX_MODEL_PLUGIN_ENTRY);
+  Dl_info info;
+  const ElfW(Sym) *es = NULL;
+  if (!sym || !dladdr1(sym, &info, (void **)&es, RTLD_DL_SYMENT) || !es ||
+      (ELF64_ST_TYPE(es->st_info) != STT_FUNC && ELF64_ST_TYPE(es->st_info) != STT_GNU_IFUNC))
+    return NULL;
+  return (vox_model_plugin_entry_fn)(uintptr_t)sym;
+}
+
 static void visit_dir(const char *dir, void *user) {
   candidate_search *cs = user;
   size_t sl = strlen(cs->searched);
@@ -107,7 +121,7 @@ static void visit_dir(const char *dir, void *user) {
     void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!dl)
       continue;
-    vox_model_plugin_entry_fn entry = (vox_model_plugin_entry_fn)(uintptr_t)dlsym(dl, VOX_MODEL_PLUGIN_ENTRY);
+    vox_model_plugin_entry_fn entry = plugin_entry(dl);
     const vox_model_plugin *pl = entry ? entry() : NULL;
     if (!pl) {
       dlclose(dl);

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""ABI hygiene: libvoxpipe exports only vox_* symbols, each model plugin only its entry point."""
+"""ABI hygiene: libvoxpipe exports only vox_* symbols, each model plugin only its entry point; the plugin
+search passes over libraries that are not plugins (not ELF, no entry point, the entry name defined as data)."""
 import glob
 import os
 import subprocess
@@ -23,4 +24,24 @@ if libs:
 for so in glob.glob(os.path.join(T.BUILDDIR, "models", ".libs", "*.so")):
     syms = exported(so)
     T.check(syms == ["vox_model_plugin_entry"], "%s exports only vox_model_plugin_entry (%s)" % (os.path.basename(so), syms[:4]))
+
+# stray libraries on the plugin path: the loader called whatever the entry name pointed to, so a
+# library defining it as data crashed every command (SIGSEGV)
+d = T.tmpdir()
+with open(os.path.join(d, "data.c"), "w") as f:
+    f.write("int vox_model_plugin_entry = 5;\n")
+with open(os.path.join(d, "none.c"), "w") as f:
+    f.write("int unrelated(void) { return 1; }\n")
+built = all(subprocess.run(["cc", "-shared", "-fPIC", "-o", os.path.join(d, n + ".so"), os.path.join(d, n + ".c")]).returncode == 0
+            for n in ("data", "none"))
+with open(os.path.join(d, "text.so"), "w") as f:
+    f.write("not a shared object\n")
+e = T.env()
+e["VOXPIPE_MODEL_PATH"] = d + ":" + e["VOXPIPE_MODEL_PATH"]
+p = subprocess.run([T.VOXPIPE, "plugins"], capture_output=True, text=True, env=e)
+q = subprocess.run([T.VOXPIPE, "transcribe", os.path.join(T.SRCDIR, "share", "samples", "sample-en.wav")],
+                   capture_output=True, text=True, env=e)
+T.check(built and p.returncode == 0 and "quartznet" in p.stdout and d not in p.stdout and q.returncode == 0 and q.stdout.strip(),
+        "a data symbol named like the entry point, a library without it and a text file on the plugin path: "
+        "passed over (plugins exit %d, transcribe exit %d)" % (p.returncode, q.returncode))
 T.finish()
