@@ -108,6 +108,24 @@ void vox_ctc_beam_reset(vox_ctc_beam *d) {
   d->finished = 0;
 }
 
+/* Length of the longest prefix of w (len < MAX_WORD) that the labels (other than the space) spell:
+ * len when all of it. A hot word they cannot spell never matches any hypothesis. */
+static size_t spelled_prefix(const char *w, size_t len, char *const *labels, int n_labels) {
+  unsigned char reach[MAX_WORD + 1] = {1};
+  size_t best = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (!reach[i])
+      continue;
+    best = i;
+    for (int k = 0; k < n_labels; k++) {
+      size_t n = strlen(labels[k]);
+      if (n && strcmp(labels[k], " ") && n <= len - i && !memcmp(w + i, labels[k], n))
+        reach[i + n] = 1;
+    }
+  }
+  return reach[len] ? len : best;
+}
+
 vox_status vox_ctc_beam_new(const char *const *labels, int n_labels, int blank, double frame_s,
                             const vox_beam_params *params, vox_ctc_beam **out, vox_error *err) {
   *out = NULL;
@@ -144,8 +162,16 @@ vox_status vox_ctc_beam_new(const char *const *labels, int n_labels, int blank, 
       return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT,
                            "hot word '%.60s': need one word of 1..%d letters and a finite boost", w, MAX_WORD - 1);
     }
+    size_t len = strlen(w), at = spelled_prefix(w, len, d->labels, n_labels);
+    if (at < len) {
+      vox_ctc_beam_free(d);
+      return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT,
+                           "hot word '%.60s': the model's labels cannot spell it from '%.20s' on (they are case "
+                           "sensitive: NeMo's English models spell lowercase a-z and ')",
+                           w, w + at);
+    }
     ok = (d->hot[i].word = strdup(w)) != NULL;
-    d->hot[i].len = strlen(w);
+    d->hot[i].len = len;
     d->hot[i].boost = p.hotwords[i].boost;
   }
   d->p.hotwords = NULL;

@@ -222,6 +222,11 @@ T.check(len(r["nbest"]) >= 2 and r["nbest"][0][0] >= r["nbest"][1][0], "n-best l
 w = r["words"]
 T.check(len(w) == 3 and all(0 < x[3] <= 1 for x in w) and all(w[i][2] <= w[i + 1][1] + 1e-9 for i in range(2))
         and abs(w[0][1] - 0.0) < 1e-6, "3 words with ordered times and confidences in (0, 1]: %s" % w)
+# a hot word the labels cannot spell could never match: refused, naming where the spelling fails
+for w, at in (("Rod:3", "Rod"), ("x-ray:3", "-ray"), ("caf\u00e9:3", "\u00e9")):
+    rh = decode(amb, 16, hot=[w])
+    T.check(rh["rc"] != 0 and "cannot spell it from '%s'" % at in rh["err"],
+            "hot word %s: refused (%s)" % (w, rh["err"].strip()[:160]))
 
 # --- ARPA scores = Katz backoff
 lmq = T.run([T.TOOL, "lm", arpa], input="a rod\nred car\ncar red\na car\n<s> a rod\nrod a\n")
