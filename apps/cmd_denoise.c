@@ -3,6 +3,9 @@
  * Any libsndfile input; the output keeps the input's format, rate and channels (each channel is
  * enhanced on its own, resampled to the model's rate and back). OUT is written under a temporary
  * name and renamed when complete, so a failure never leaves a partial file; "-" is stdin/stdout.
+ * An OUT that exists and is not a regular file (a device, a FIFO, a symbolic link) is written
+ * through instead: the temporary file, in $TMPDIR, is copied into it (renamed over it, /dev/null
+ * was replaced by a regular file).
  * Models that pool over the whole input (the released FRCRN) get the ClearerVoice pipeline around
  * them: level normalisation to -25 dBFS, its padding rule and 1 s windows beyond 120 s, level
  * restored afterwards. Streaming models (cumulative pooling) see the audio as it is, block by
@@ -399,8 +402,10 @@ int cmd_denoise(int argc, char **argv) {
   SF_INFO so = si;
   SNDFILE *out = NULL;
   vox_error err = {0};
+  struct stat ost;
   int to_stdout = !strcmp(files[1], "-");
-  if (!to_stdout) {
+  int copy_out = to_stdout || (lstat(files[1], &ost) == 0 && !S_ISREG(ost.st_mode));
+  if (!copy_out) {
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", files[1], (long)getpid());
     out = sf_open(tmp, SFM_WRITE, &so);
   } else { /* most formats need a seekable file to finish their header: write one, then copy it */
@@ -453,17 +458,18 @@ int cmd_denoise(int argc, char **argv) {
     goto done;
   }
   out = NULL;
-  if (to_stdout) {
-    FILE *f = fopen(tmp, "rb");
+  if (copy_out) {
+    FILE *f = fopen(tmp, "rb"), *dst = to_stdout ? stdout : fopen(files[1], "wb");
     char buf[1 << 16];
     size_t k;
-    int bad = !f;
-    while (f && (k = fread(buf, 1, sizeof buf, f)) > 0)
-      bad |= fwrite(buf, 1, k, stdout) != k;
+    int bad = !f || !dst;
+    while (!bad && (k = fread(buf, 1, sizeof buf, f)) > 0)
+      bad |= fwrite(buf, 1, k, dst) != k;
     if (f)
       fclose(f);
-    if (bad || fflush(stdout)) {
-      fail("could not write standard output", NULL);
+    bad |= dst && (to_stdout ? fflush(stdout) : fclose(dst)) != 0;
+    if (bad) {
+      fail(to_stdout ? "could not write standard output" : strerror(errno ? errno : EIO), to_stdout ? NULL : files[1]);
       goto done;
     }
   } else {

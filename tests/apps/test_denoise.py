@@ -6,6 +6,7 @@ directory, a model that is not an enhancement model, a closed stdout) exit 1 wit
 leave no file behind; under valgrind. Uses a small random-weight FRCRN (quality is `make
 eval-denoise`'s business) and, when present, the bundled model."""
 import os
+import stat
 import subprocess
 import sys
 
@@ -147,6 +148,32 @@ p = subprocess.run("%s denoise -m %s %s - | head -c 10 > /dev/null; echo ${PIPES
                    shell=True, executable="/bin/bash", capture_output=True, text=True, env=T.env())
 T.check(p.stdout.strip() == "1" and "standard output" in p.stderr,
         "stdout closed early: exit 1 with a message, not killed by SIGPIPE (%s)" % p.stderr.strip())
+
+# OUT that is not a regular file is written through, not renamed over: a FIFO (and, as root,
+# /dev/null or /dev/full) was replaced by a regular file; a symbolic link keeps pointing at its file
+fifo, got = os.path.join(d, "out.fifo"), os.path.join(d, "from-fifo.wav")
+os.mkfifo(fifo)
+with open(got, "wb") as sink:
+    reader = subprocess.Popen(["cat", fifo], stdout=sink)
+p = T.run([T.VOXPIPE, "denoise", "-m", model, narrow, fifo], check=False)
+if stat.S_ISFIFO(os.lstat(fifo).st_mode) and reader.poll() is None:  # the reader still waits for a writer
+    fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    os.close(fd)
+try:
+    reader.wait(timeout=30)
+except subprocess.TimeoutExpired:  # its FIFO was renamed over: nothing can reach it any more
+    reader.kill()
+T.check(p.returncode == 0 and stat.S_ISFIFO(os.lstat(fifo).st_mode) and soxi(got, "-s") == soxi(narrow, "-s"),
+        "OUT a FIFO: the WAV goes through it, the FIFO stays a FIFO (%s)" % p.stderr.strip()[:200])
+target, link = os.path.join(d, "target.wav"), os.path.join(d, "link.wav")
+with open(target, "w") as f:
+    f.write("old")
+os.symlink(target, link)
+p = T.run([T.VOXPIPE, "denoise", "-m", model, narrow, link], check=False)
+T.check(p.returncode == 0 and os.path.islink(link) and soxi(target, "-s") == soxi(narrow, "-s"),
+        "OUT a symbolic link: its file is written, the link stays (%s)" % p.stderr.strip()[:200])
+for name in ("out.fifo", "link.wav", "target.wav", "from-fifo.wav"):
+    os.unlink(os.path.join(d, name))
 
 # NaN and infinite samples in a float file are taken as silence: in the STFT they spoiled whole
 # frames (100 NaN samples made 9920 NaN output samples, written as they were)
