@@ -23,6 +23,7 @@ later session continues training where the shipped weights are, with a fresh opt
 """
 import argparse
 import json
+import math
 import os
 import random
 import sys
@@ -98,6 +99,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lr-final", type=float,
+                    help="anneal the rate from --lr to this on a cosine over the run's --hours (default: constant)")
     ap.add_argument("--utterances", type=int, default=4000)
     ap.add_argument("--save-minutes", type=float, default=5)
     ap.add_argument("--seed", type=int, default=1)
@@ -147,9 +150,15 @@ def main():
         save_modelscope(a.out, model)
         model.train()
 
-    deadline, last_save, hist = time.time() + a.hours * 3600, time.time(), []
+    start, last_save, hist = time.time(), time.time(), []
+    deadline = start + a.hours * 3600
     model.train()
     while time.time() < deadline:
+        if a.lr_final is not None:
+            # time, not steps, bounds a run here, so the schedule follows the clock
+            done = min(1.0, (time.time() - start) / (a.hours * 3600))
+            for group in opt.param_groups:
+                group["lr"] = a.lr_final + (a.lr - a.lr_final) * 0.5 * (1 + math.cos(math.pi * done))
         pairs = [mixture(rng, speech, real, bank) for _ in range(a.batch)]
         noisy = torch.from_numpy(np.stack([p[0] for p in pairs]))
         clean = torch.from_numpy(np.stack([p[1] for p in pairs]))
