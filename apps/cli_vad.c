@@ -230,8 +230,7 @@ int cli_vad_option(cli_vad_options *o, int argc, char **argv, int *i) {
   else if (!strcmp(a, "--smoothing")) {
     const char *m = argv[++*i];
     o->median = !strcmp(m, "median") ? 1 : !strcmp(m, "mean") ? 0 : -1;
-  }
-  else if (!strcmp(a, "--onset") || !strcmp(a, "--offset")) {
+  } else if (!strcmp(a, "--onset") || !strcmp(a, "--offset")) {
     *(!strcmp(a, "--onset") ? &o->q.onset : &o->q.offset) = cli_atof(argv[++*i]);
     o->thresholds_given = 1;
   } else if (!strcmp(a, "--pad-onset"))
@@ -249,14 +248,19 @@ int cli_vad_option(cli_vad_options *o, int argc, char **argv, int *i) {
 
 int cli_vad_options_check(const char *cmd, const cli_vad_options *o) {
   const vox_vad_params *q = &o->q;
-  const char *bad = o->median < 0                                                   ? "--smoothing takes mean or median"
-                    : !(o->window_ms >= 10 && o->window_ms <= 60000)                 ? "--window-ms takes 10 to 60000"
-                    : !(o->shift_ms >= 1 && o->shift_ms <= o->window_ms)             ? "--shift-ms takes 1 to --window-ms"
-                    : !(q->onset >= 0 && q->onset <= 1 && q->offset >= 0 && q->offset <= 1) ? "--onset and --offset take 0 to 1"
-                    : !(q->pad_onset_s >= 0 && q->pad_offset_s >= 0)                 ? "--pad-onset and --pad-offset take seconds >= 0"
-                    : !(q->min_duration_on_s >= 0 && q->min_duration_off_s >= 0)
-                        ? "--min-duration-on and --min-duration-off take seconds >= 0"
-                        : NULL;
+  const char *bad = NULL;
+  if (o->median < 0)
+    bad = "--smoothing takes mean or median";
+  else if (!(o->window_ms >= 10 && o->window_ms <= 60000))
+    bad = "--window-ms takes 10 to 60000";
+  else if (!(o->shift_ms >= 1 && o->shift_ms <= o->window_ms))
+    bad = "--shift-ms takes 1 to --window-ms";
+  else if (!(q->onset >= 0 && q->onset <= 1 && q->offset >= 0 && q->offset <= 1))
+    bad = "--onset and --offset take 0 to 1";
+  else if (!(q->pad_onset_s >= 0 && q->pad_offset_s >= 0))
+    bad = "--pad-onset and --pad-offset take seconds >= 0";
+  else if (!(q->min_duration_on_s >= 0 && q->min_duration_off_s >= 0))
+    bad = "--min-duration-on and --min-duration-off take seconds >= 0";
   if (!bad)
     return 0;
   fprintf(stderr, "voxpipe %s: %s. Try 'voxpipe %s --help'.\n", cmd, bad, cmd);

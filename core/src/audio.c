@@ -2,8 +2,8 @@
 #include "voxpipe/vox_audio.h"
 
 #include <errno.h>
-#include <sndfile.h>
 #include <math.h>
+#include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
