@@ -54,6 +54,7 @@
 #include "gstvoxinput.h"
 
 #include <gst/audio/audio.h>
+#include <math.h>
 #include <string.h>
 #include <voxpipe/voxpipe.h>
 
@@ -289,6 +290,7 @@ gst_vox_asr_start (GstBaseTransform * trans)
   vox_beam_params bp = vox_beam_default_params ();
   vox_hotword hot[MAX_HOTWORDS];
   gchar **hot_items = NULL;
+  gboolean bad_boost = FALSE;
   if (self->beam_size > 1 || self->lm_path || (self->hotwords && *self->hotwords)) {
     bp.beam_size = self->beam_size > 1 ? (int) self->beam_size : 16;
     bp.alpha = (float) self->lm_alpha;
@@ -306,22 +308,35 @@ gst_vox_asr_start (GstBaseTransform * trans)
       gchar *w = g_strstrip (*it), *colon = strrchr (w, ':');
       if (!*w)
         continue;
-      hot[bp.n_hotwords].boost = colon ? (float) g_ascii_strtod (colon + 1, NULL) : 5.0f;
+      gchar *end = NULL;
+      gdouble boost = colon ? g_ascii_strtod (colon + 1, &end) : 5.0;
+      if (colon && (end == colon + 1 || *end || !isfinite (boost))) {
+        GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+            ("hotwords: \"%s\" needs a number after ':' (a boost in natural log).", w), (NULL));
+        bad_boost = TRUE;
+        break;
+      }
       if (colon)
         *colon = '\0';
+      hot[bp.n_hotwords].boost = (float) boost;
       hot[bp.n_hotwords++].word = g_ascii_strdown (w, -1);
     }
     bp.hotwords = hot;
     ap.beam = &bp;
   }
-  vox_status st = vox_asr_stream_new (self->model, &ap, &self->stream, &err);
+  vox_status st = bad_boost ? VOX_ERR_INVALID_ARGUMENT
+      : vox_asr_stream_new (self->model, &ap, &self->stream, &err);
   for (gsize i = 0; i < bp.n_hotwords; i++)
     g_free ((gchar *) hot[i].word);
   g_strfreev (hot_items);
+  if (bad_boost) {
+    release (self);
+    return FALSE;
+  }
   if (st != VOX_OK) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("\"%s\" cannot be used for speech recognition.", path), ("%s",
-            err.message));
+        ("Cannot recognise speech with \"%s\": %s", path, err.message),
+        (NULL));
     release (self);
     return FALSE;
   }

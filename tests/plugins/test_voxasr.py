@@ -146,6 +146,13 @@ p = gst("audiotestsrc", "num-buffers=10", "!", "voxasr", "model=" + nemo, "lm=" 
 T.check(p.returncode != 0 and "Could not load the language model" in p.stdout + p.stderr,
         "missing LM: GStreamer error naming it")
 
+# hot words: a boost that is not a number was read as 0; one the labels cannot spell could never match
+# (and the error blamed the model: "cannot be used for speech recognition")
+for hot, words in (("dark:abc", "needs a number after ':'"), ("x-ray:3", "cannot spell it from '-ray'")):
+    p = gst("audiotestsrc", "num-buffers=10", "!", "voxasr", "model=" + nemo, "hotwords=" + hot, "!", "fakesink")
+    T.check(p.returncode != 0 and words in p.stdout + p.stderr,
+            "hotwords=%s: GStreamer error saying why (%s)" % (hot, (p.stdout + p.stderr).strip()[-160:]))
+
 p = gst("audiotestsrc", "num-buffers=10", "!", "voxasr", "model=" + os.path.join(d, "nope.nemo"), "!", "fakesink")
 T.check(p.returncode != 0 and "Could not load the speech model" in p.stdout + p.stderr and "nope.nemo" in p.stdout + p.stderr,
         "missing model: GStreamer error naming the file")
