@@ -288,8 +288,8 @@ int cmd_transcribe(int argc, char **argv) {
         manifest_line ml = {json_get_string(line, "text", text, sizeof text) ? text : NULL, 0, 0.0, 0.0};
         /* NeMo's segments: offset and duration; a line without offset names the whole file, whatever its duration */
         ml.has_offset = json_get_number(line, "offset", &ml.offset_s);
-        if (ml.has_offset && !json_get_number(line, "duration", &ml.duration_s))
-          ml.duration_s = 0;
+        if (ml.has_offset) /* else 0: to the end */
+          json_get_number(line, "duration", &ml.duration_s);
         resolve(manifest, path, full, sizeof full);
         failures += one(&j, full, &ml);
       }

@@ -219,8 +219,11 @@ static vox_status fill_mono(vox_audio_reader *r, vox_error *err) {
   sf_count_t want = r->end >= 0 && r->end - r->pos < BLOCK_FRAMES ? r->end - r->pos : BLOCK_FRAMES;
   if (want <= 0 || r->pos < r->start)
     n = 0;
-  else if (read_frames(r, want, &n, err) != VOX_OK)
-    return VOX_ERR_FORMAT;
+  else {
+    vox_status st = read_frames(r, want, &n, err);
+    if (st != VOX_OK)
+      return st;
+  }
   int ch = r->sfi.channels;
   for (sf_count_t i = 0; i < n; i++) {
     float s = 0;
