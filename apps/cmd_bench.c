@@ -83,8 +83,13 @@ int cmd_bench(int argc, char **argv) {
       return 2;
     }
   }
-  if (!(seconds > 0 && seconds <= 36000) || repeat < 1 || repeat > 1000 || threads < 1 || threads > 256 || chunk < 0) {
-    fprintf(stderr, "voxpipe bench: out-of-range option\n");
+  const char *bad = !(seconds > 0 && seconds <= 36000) ? "--seconds takes more than 0 up to 36000 (seconds of audio)"
+                    : repeat < 1 || repeat > 1000     ? "--repeat takes 1 to 1000"
+                    : threads < 1 || threads > 256    ? "--threads must be 1 to 256"
+                    : chunk < 0                       ? "--chunk takes a frame count >= 0 (0: whole input)"
+                                                      : NULL;
+  if (bad) {
+    fprintf(stderr, "voxpipe bench: %s\n", bad);
     return 2;
   }
   vox_error err = {0};
@@ -94,6 +99,10 @@ int cmd_bench(int argc, char **argv) {
   const vox_model_info *info = vox_model_get_info(m);
   size_t n = (size_t)(seconds * info->sample_rate_hz);
   float *audio = malloc(n * sizeof *audio);
+  if (!audio) {
+    fprintf(stderr, "voxpipe bench: out of memory for %.0f s of audio\n", seconds);
+    return 1;
+  }
   make_audio(audio, n);
   vox_features *f;
   if (vox_features_new(&info->features, &f, &err)) {
@@ -104,6 +113,10 @@ int cmd_bench(int argc, char **argv) {
   int F = info->input_channels, C = info->output_channels;
   float *feats = malloc(sizeof(float) * (size_t)F * cap);
   double *times = malloc(sizeof(double) * (size_t)repeat);
+  if (!feats || !times) {
+    fprintf(stderr, "voxpipe bench: out of memory for the features of %.0f s of audio\n", seconds);
+    return 1;
+  }
   for (int r = 0; r < repeat; r++) {
     vox_features_reset(f);
     double t0 = cli_now_s();
@@ -129,10 +142,15 @@ int cmd_bench(int argc, char **argv) {
     cli_error("bench", &err);
     return 1;
   }
-  size_t step = chunk ? (size_t)chunk : T;
+  /* a chunk longer than the input is the input in one call (it took memory for the chunk: SIGSEGV) */
+  size_t step = chunk && (size_t)chunk < T ? (size_t)chunk : T;
   size_t ocap = vox_model_stream_max_output(ms, step);
   float *out = malloc(sizeof(float) * (size_t)C * ocap);
   float *in = malloc(sizeof(float) * (size_t)F * step);
+  if (!out || !in) {
+    fprintf(stderr, "voxpipe bench: out of memory for chunks of %zu frames\n", step);
+    return 1;
+  }
   size_t total_out = 0, n_chunks = 0;
   double worst_chunk = 0, sum_chunk = 0; /* chunks before the last (which also flushes the look-ahead) */
   for (int r = 0; r <= repeat; r++) { /* run 0 warms up */

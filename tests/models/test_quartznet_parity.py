@@ -118,6 +118,18 @@ for want, shown in (("sse2", "isa=sse2"), ("avx1024", "isa=")):
                        capture_output=True, text=True, env=dict(T.env(), VOXPIPE_ISA=want))
     T.check(p.returncode == 0 and shown in p.stdout and "isa=avx1024" not in p.stdout,
             "voxpipe bench with VOXPIPE_ISA=%s reports %s" % (want, re.findall(r"isa=\w+", p.stdout)))
+# bench options: a chunk longer than the input took memory for the chunk (SIGSEGV at 2e9 frames); a
+# value out of range is a usage error naming the option (it said "out-of-range option")
+p = subprocess.run([T.VOXPIPE, "bench", "-m", os.path.join(d, "tiny.nemo"), "--seconds", "1", "--repeat", "1",
+                    "--chunk", "2000000000"], capture_output=True, text=True, env=T.env())
+T.check(p.returncode == 0 and "chunk=2000000000" in p.stdout and "T=101 " in p.stdout,
+        "voxpipe bench --chunk 2000000000 runs the input in one call: exit %d %s" % (p.returncode, p.stderr[-100:]))
+for args, what in ((["--chunk", "-1"], "--chunk takes"), (["--seconds", "0"], "--seconds takes"),
+                   (["--repeat", "2x"], "--repeat takes"), (["--threads", "0"], "--threads must be")):
+    p = subprocess.run([T.VOXPIPE, "bench", "-m", os.path.join(d, "tiny.nemo")] + args, capture_output=True,
+                       text=True, env=T.env())
+    T.check(p.returncode == 2 and what in p.stderr and not p.stdout,
+            "voxpipe bench %s: usage error naming it: %s" % (" ".join(args), p.stderr.strip()))
 # one model, several independent streams in parallel threads (and reused after reset)
 torch.manual_seed(2)
 model = Q.randomize(Q.EncDecCTCModel(Q.model_config("stream", normalize="NA")), seed=12)
