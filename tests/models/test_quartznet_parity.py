@@ -124,6 +124,13 @@ p = subprocess.run([T.VOXPIPE, "bench", "-m", os.path.join(d, "tiny.nemo"), "--s
                     "--chunk", "2000000000"], capture_output=True, text=True, env=T.env())
 T.check(p.returncode == 0 and "chunk=2000000000" in p.stdout and "T=101 " in p.stdout,
         "voxpipe bench --chunk 2000000000 runs the input in one call: exit %d %s" % (p.returncode, p.stderr[-100:]))
+# streamed passes paired with whole-input passes in the same process: both ratios reported
+p = subprocess.run([T.VOXPIPE, "bench", "-m", os.path.join(d, "tiny.nemo"), "--seconds", "2", "--repeat", "3",
+                    "--chunk", "8"], capture_output=True, text=True, env=T.env())
+r = dict(re.findall(r"(stream_ratio(?:_best)?)=([0-9.]+)", p.stdout))
+T.check(p.returncode == 0 and len(r) == 2 and all(0.05 < float(v) < 50 for v in r.values()) and
+        "each streamed pass paired with a whole-input pass" in p.stdout,
+        "voxpipe bench --chunk 8 reports streamed / whole-input time: %s" % r)
 for args, what in ((["--chunk", "-1"], "--chunk takes"), (["--seconds", "0"], "--seconds takes"),
                    (["--repeat", "2x"], "--repeat takes"), (["--threads", "0"], "--threads must be")):
     p = subprocess.run([T.VOXPIPE, "bench", "-m", os.path.join(d, "tiny.nemo")] + args, capture_output=True,
