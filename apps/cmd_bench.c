@@ -181,8 +181,8 @@ int cmd_bench(int argc, char **argv) {
   size_t ocap = vox_model_stream_max_output(ms, T);
   float *out = malloc(sizeof(float) * (size_t)C * ocap);
   float *in = malloc(sizeof(float) * (size_t)F * T);
-  double *whole = malloc(sizeof(double) * (size_t)repeat);
-  if (!out || !in || !whole) {
+  double *whole = malloc(sizeof(double) * (size_t)repeat), *ratio = malloc(sizeof(double) * (size_t)repeat);
+  if (!out || !in || !whole || !ratio) {
     fprintf(stderr, "voxpipe bench: out of memory for the model's input and output\n");
     return 1;
   }
@@ -201,38 +201,31 @@ int cmd_bench(int argc, char **argv) {
     if (r) {
       times[r - 1] = ts;
       whole[r - 1] = tw;
+      ratio[r - 1] = chunk ? ts / tw : 1.0;
     }
   }
-  size_t total_out = pb.total_out, n_chunks = pb.n_chunks;
-  double worst_chunk = pb.worst_chunk, sum_chunk = pb.sum_chunk;
-  double best = times[0], best_whole = whole[0];
-  for (int r = 1; r < repeat; r++) {
-    best = times[r] < best ? times[r] : best;
-    best_whole = whole[r] < best_whole ? whole[r] : best_whole;
-  }
-  double *ratio = whole; /* streamed / whole-input time of each interleaved pair, in place */
-  for (int r = 0; chunk && r < repeat; r++)
-    ratio[r] = times[r] / whole[r];
-  double ratio_median = chunk ? median(ratio, repeat) : 1.0, ratio_best = chunk ? best / best_whole : 1.0;
-  double model_s = median(times, repeat);
-  double gflop = 2.0 * info->macs_per_output_frame * (double)total_out / 1e9;
+  /* median() sorts in place: times[0] and whole[0] are then the fastest passes */
+  double ratio_median = median(ratio, repeat), model_s = median(times, repeat);
+  median(whole, repeat);
+  double best = times[0], best_whole = whole[0], ratio_best = chunk ? best / best_whole : 1.0;
+  double gflop = 2.0 * info->macs_per_output_frame * (double)pb.total_out / 1e9;
   printf("model: %s\n  %zu frames (%.1f s) -> %zu outputs in %.1f ms (median of %d, %d thread%s, %s, %s kernels): "
          "RTF %.5f, %.1f GFLOP/s\n",
-         info->architecture, T, seconds, total_out, model_s * 1e3, repeat, threads, threads > 1 ? "s" : "",
+         info->architecture, T, seconds, pb.total_out, model_s * 1e3, repeat, threads, threads > 1 ? "s" : "",
          chunk ? "streaming" : "whole input", vox_kernel_isa(), model_s / seconds, gflop / model_s);
-  double chunk_mean = n_chunks ? sum_chunk / (double)n_chunks : 0;
+  double chunk_mean = pb.n_chunks ? pb.sum_chunk / (double)pb.n_chunks : 0;
   if (chunk)
     printf("  chunk of %d frames (%.0f ms): compute mean %.3f ms, worst %.3f ms (the last chunk, which flushes the "
            "look-ahead, apart)\n",
            chunk, 1000.0 * chunk * info->features.hop_length / info->sample_rate_hz, chunk_mean * 1e3,
-           worst_chunk * 1e3);
+           pb.worst_chunk * 1e3);
   if (chunk)
     printf("  streamed / whole-input time, each streamed pass paired with a whole-input pass: median %.2fx, "
            "fastest passes %.2fx (%.1f / %.1f ms)\n",
            ratio_median, ratio_best, best * 1e3, best_whole * 1e3);
   printf("RESULT voxpipe_model threads=%d T=%zu chunk=%d median_ms=%.3f rtf=%.6f gflops=%.2f chunk_mean_ms=%.4f "
          "chunk_worst_ms=%.4f isa=%s stream_ratio=%.4f stream_ratio_best=%.4f\n",
-         threads, T, chunk, model_s * 1e3, model_s / seconds, gflop / model_s, chunk_mean * 1e3, worst_chunk * 1e3,
+         threads, T, chunk, model_s * 1e3, model_s / seconds, gflop / model_s, chunk_mean * 1e3, pb.worst_chunk * 1e3,
          vox_kernel_isa(), ratio_median, ratio_best);
   double peak = sgemm_gflops(512, 256, 512);
   printf("OpenBLAS sgemm 512x512x256, 1 thread: %.1f GFLOP/s (OPENBLAS_CORETYPE=%s)\n", peak,
@@ -245,6 +238,7 @@ int cmd_bench(int argc, char **argv) {
   free(feats);
   free(times);
   free(whole);
+  free(ratio);
   free(out);
   free(in);
   return 0;
