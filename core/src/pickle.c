@@ -3,7 +3,7 @@
  * Only the opcodes and globals a state dict needs are known; every other global is refused with
  * VOX_ERR_UNSAFE naming it, so a hostile checkpoint cannot make us call anything. Values live in
  * a per-load pool freed in one pass. */
-#include "internal.h"
+#include "pickle_machine.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -13,48 +13,6 @@
 #define MAX_VALUES 20000000u
 #define MAX_MEMO 10000000u
 #define MAX_TENSOR_ELEMENTS ((size_t)1 << 32)
-
-typedef enum {
-  PV_NONE, PV_BOOL, PV_INT, PV_FLOAT, PV_STR, PV_TUPLE, PV_LIST, PV_DICT, PV_GLOBAL, PV_STORAGE,
-  PV_TENSOR, PV_MARK
-} pv_kind;
-
-typedef enum {
-  G_ORDERED_DICT, G_REBUILD_TENSOR, G_REBUILD_PARAMETER, G_STORAGE
-} global_id;
-
-typedef struct pv {
-  pv_kind kind;
-  int64_t i;
-  double f;
-  char *s;                  /* PV_STR (NUL-terminated copy), PV_GLOBAL name */
-  size_t slen;
-  struct pv **items;        /* tuple/list items; dict: key, value, key, value... */
-  size_t n, cap;
-  global_id gid;            /* PV_GLOBAL */
-  vox_dtype dtype;          /* PV_GLOBAL storage class, PV_STORAGE, PV_TENSOR */
-  const unsigned char *raw; /* PV_STORAGE bytes (in the zip member) */
-  size_t numel;             /* PV_STORAGE / PV_TENSOR elements */
-  vox_tensor *tensor;       /* PV_TENSOR (owned until moved into the result) */
-  int moved;                /* PV_TENSOR: buffers moved to result tensor moved_to */
-  size_t moved_to;
-} pv;
-
-typedef struct unpickler {
-  const unsigned char *p, *end, *start;
-  const char *name;
-  const vox_members *zip;
-  const char *root; /* "<root>/" prefix of members */
-  pv **pool;
-  size_t n_pool, cap_pool;
-  pv **stack;
-  size_t sp, cap_stack;
-  size_t *marks;
-  size_t n_marks, cap_marks;
-  pv **memo;
-  size_t cap_memo;
-  vox_error *err;
-} unpickler;
 
 static size_t dtype_size(vox_dtype t) {
   switch (t) {
@@ -99,7 +57,7 @@ static pv *pv_new(unpickler *u, pv_kind kind) {
   return v;
 }
 
-static void pool_free(unpickler *u) {
+void vox__pickle_free(unpickler *u) {
   for (size_t i = 0; i < u->n_pool; i++) {
     pv *v = u->pool[i];
     free(v->s);
@@ -128,7 +86,7 @@ static int pv_append(unpickler *u, pv *c, pv *item) {
   return 0;
 }
 
-static vox_status fail(unpickler *u, vox_status code, const char *what) {
+vox_status vox__pickle_fail(unpickler *u, vox_status code, const char *what) {
   return vox_error_set(u->err, code, "%s: pickle byte %zu: %s", u->name, (size_t)(u->p - u->start), what);
 }
 
@@ -138,12 +96,12 @@ static int push(unpickler *u, pv *v) {
   if (u->sp == u->cap_stack) {
     size_t cap = u->cap_stack ? u->cap_stack * 2 : 64;
     if (cap > MAX_VALUES) {
-      fail(u, VOX_ERR_NO_MEMORY, "stack too deep");
+      vox__pickle_fail(u, VOX_ERR_NO_MEMORY, "stack too deep");
       return -1;
     }
     pv **s = realloc(u->stack, cap * sizeof *s);
     if (!s) {
-      fail(u, VOX_ERR_NO_MEMORY, "out of memory");
+      vox__pickle_fail(u, VOX_ERR_NO_MEMORY, "out of memory");
       return -1;
     }
     u->stack = s;
@@ -155,7 +113,7 @@ static int push(unpickler *u, pv *v) {
 
 static pv *pop(unpickler *u) {
   if (u->sp == 0 || u->stack[u->sp - 1]->kind == PV_MARK) {
-    fail(u, VOX_ERR_FORMAT, "stack underflow");
+    vox__pickle_fail(u, VOX_ERR_FORMAT, "stack underflow");
     return NULL;
   }
   return u->stack[--u->sp];
@@ -163,7 +121,7 @@ static pv *pop(unpickler *u) {
 
 static pv *top(unpickler *u) {
   if (u->sp == 0 || u->stack[u->sp - 1]->kind == PV_MARK) {
-    fail(u, VOX_ERR_FORMAT, "stack underflow");
+    vox__pickle_fail(u, VOX_ERR_FORMAT, "stack underflow");
     return NULL;
   }
   return u->stack[u->sp - 1];
@@ -172,7 +130,7 @@ static pv *top(unpickler *u) {
 /* Index in the stack of the most recent MARK; pops the mark. */
 static int pop_mark(unpickler *u, size_t *at) {
   if (u->n_marks == 0) {
-    fail(u, VOX_ERR_FORMAT, "no MARK on the stack");
+    vox__pickle_fail(u, VOX_ERR_FORMAT, "no MARK on the stack");
     return -1;
   }
   *at = u->marks[--u->n_marks];
@@ -181,7 +139,7 @@ static int pop_mark(unpickler *u, size_t *at) {
 
 static int need(unpickler *u, size_t n) {
   if ((size_t)(u->end - u->p) < n) {
-    fail(u, VOX_ERR_FORMAT, "truncated pickle");
+    vox__pickle_fail(u, VOX_ERR_FORMAT, "truncated pickle");
     return -1;
   }
   return 0;
@@ -200,7 +158,7 @@ static pv *make_str(unpickler *u, const unsigned char *s, size_t n) {
     return NULL;
   v->s = malloc(n + 1);
   if (!v->s) {
-    fail(u, VOX_ERR_NO_MEMORY, "out of memory");
+    vox__pickle_fail(u, VOX_ERR_NO_MEMORY, "out of memory");
     return NULL;
   }
   memcpy(v->s, s, n);
@@ -218,7 +176,7 @@ static pv *make_int(unpickler *u, int64_t i) {
 
 static int memo_put(unpickler *u, uint64_t idx, pv *v) {
   if (idx >= MAX_MEMO) {
-    fail(u, VOX_ERR_FORMAT, "memo index out of range");
+    vox__pickle_fail(u, VOX_ERR_FORMAT, "memo index out of range");
     return -1;
   }
   if (idx >= u->cap_memo) {
@@ -227,7 +185,7 @@ static int memo_put(unpickler *u, uint64_t idx, pv *v) {
       cap *= 2;
     pv **m = realloc(u->memo, cap * sizeof *m);
     if (!m) {
-      fail(u, VOX_ERR_NO_MEMORY, "out of memory");
+      vox__pickle_fail(u, VOX_ERR_NO_MEMORY, "out of memory");
       return -1;
     }
     memset(m + u->cap_memo, 0, (cap - u->cap_memo) * sizeof *m);
@@ -240,7 +198,7 @@ static int memo_put(unpickler *u, uint64_t idx, pv *v) {
 
 static pv *memo_get(unpickler *u, uint64_t idx) {
   if (idx >= u->cap_memo || !u->memo[idx]) {
-    fail(u, VOX_ERR_FORMAT, "memo index not defined");
+    vox__pickle_fail(u, VOX_ERR_FORMAT, "memo index not defined");
     return NULL;
   }
   return u->memo[idx];
@@ -284,7 +242,7 @@ static pv *make_global(unpickler *u, const char *module, const char *name) {
   size_t lm = strlen(module), ln = strlen(name);
   v->s = malloc(lm + ln + 2);
   if (!v->s) {
-    fail(u, VOX_ERR_NO_MEMORY, "out of memory");
+    vox__pickle_fail(u, VOX_ERR_NO_MEMORY, "out of memory");
     return NULL;
   }
   snprintf(v->s, lm + ln + 2, "%s.%s", module, name);
@@ -297,7 +255,7 @@ static pv *load_storage(unpickler *u, pv *pid) {
       strcmp(pid->items[0]->s, "storage") || pid->items[1]->kind != PV_GLOBAL ||
       pid->items[1]->gid != G_STORAGE || pid->items[2]->kind != PV_STR || pid->items[4]->kind != PV_INT ||
       pid->items[4]->i < 0) {
-    fail(u, VOX_ERR_FORMAT, "persistent id is not a torch storage reference");
+    vox__pickle_fail(u, VOX_ERR_FORMAT, "persistent id is not a torch storage reference");
     return NULL;
   }
   char path[1024];
@@ -372,7 +330,7 @@ static int int_tuple(pv *t, int64_t *out, int max, int *n) {
 static pv *rebuild_tensor(unpickler *u, pv *args) {
   if (args->kind != PV_TUPLE || args->n < 4 || args->items[0]->kind != PV_STORAGE ||
       args->items[1]->kind != PV_INT) {
-    fail(u, VOX_ERR_FORMAT, "_rebuild_tensor_v2 called with unexpected arguments");
+    vox__pickle_fail(u, VOX_ERR_FORMAT, "_rebuild_tensor_v2 called with unexpected arguments");
     return NULL;
   }
   pv *st = args->items[0];
@@ -380,27 +338,27 @@ static pv *rebuild_tensor(unpickler *u, pv *args) {
   int nd, ns;
   if (int_tuple(args->items[2], shape, VOX_TENSOR_MAX_DIMS, &nd) ||
       int_tuple(args->items[3], stride, VOX_TENSOR_MAX_DIMS, &ns) || nd != ns) {
-    fail(u, VOX_ERR_FORMAT, "tensor size/stride are not integer tuples of equal length (at most 8 dims)");
+    vox__pickle_fail(u, VOX_ERR_FORMAT, "tensor size/stride are not integer tuples of equal length (at most 8 dims)");
     return NULL;
   }
   int64_t offset = args->items[1]->i;
   size_t numel = 1;
   uint64_t last = (uint64_t)offset;
   if (offset < 0) {
-    fail(u, VOX_ERR_FORMAT, "negative tensor storage offset");
+    vox__pickle_fail(u, VOX_ERR_FORMAT, "negative tensor storage offset");
     return NULL;
   }
   for (int d = 0; d < nd; d++) {
     if (shape[d] < 0 || stride[d] < 0 || vox__mul_size(numel, (size_t)shape[d], &numel) ||
         numel > MAX_TENSOR_ELEMENTS) {
-      fail(u, VOX_ERR_FORMAT, "absurd tensor shape or stride");
+      vox__pickle_fail(u, VOX_ERR_FORMAT, "absurd tensor shape or stride");
       return NULL;
     }
   }
   if (numel) {
     for (int d = 0; d < nd; d++) {
       if ((uint64_t)stride[d] > (UINT64_MAX / 4) / (uint64_t)(shape[d] ? shape[d] : 1)) {
-        fail(u, VOX_ERR_FORMAT, "absurd tensor stride");
+        vox__pickle_fail(u, VOX_ERR_FORMAT, "absurd tensor stride");
         return NULL;
       }
       last += (uint64_t)(shape[d] - 1) * (uint64_t)stride[d];
@@ -417,7 +375,7 @@ static pv *rebuild_tensor(unpickler *u, pv *args) {
   if (!t || !v) {
     free(t);
     if (v)
-      fail(u, VOX_ERR_NO_MEMORY, "out of memory");
+      vox__pickle_fail(u, VOX_ERR_NO_MEMORY, "out of memory");
     return NULL;
   }
   v->tensor = t;
@@ -430,7 +388,7 @@ static pv *rebuild_tensor(unpickler *u, pv *args) {
   t->data = malloc((numel ? numel : 1) * sizeof(float));
   t->ivalues = is_int ? malloc((numel ? numel : 1) * sizeof(int64_t)) : NULL;
   if (!t->data || (is_int && !t->ivalues)) {
-    fail(u, VOX_ERR_NO_MEMORY, "out of memory for tensor data");
+    vox__pickle_fail(u, VOX_ERR_NO_MEMORY, "out of memory for tensor data");
     return NULL;
   }
   size_t es = dtype_size(st->dtype);
@@ -457,12 +415,12 @@ static vox_status reduce(unpickler *u) {
   if (!args || !fn)
     return u->err ? u->err->code : VOX_ERR_FORMAT;
   if (fn->kind != PV_GLOBAL || args->kind != PV_TUPLE)
-    return fail(u, VOX_ERR_FORMAT, "REDUCE of something that is not an allowed global");
+    return vox__pickle_fail(u, VOX_ERR_FORMAT, "REDUCE of something that is not an allowed global");
   pv *r = NULL;
   switch (fn->gid) {
   case G_ORDERED_DICT:
     if (args->n != 0)
-      return fail(u, VOX_ERR_UNSUPPORTED, "OrderedDict built from arguments");
+      return vox__pickle_fail(u, VOX_ERR_UNSUPPORTED, "OrderedDict built from arguments");
     r = pv_new(u, PV_DICT);
     break;
   case G_REBUILD_TENSOR:
@@ -470,18 +428,18 @@ static vox_status reduce(unpickler *u) {
     break;
   case G_REBUILD_PARAMETER:
     if (args->n < 1 || args->items[0]->kind != PV_TENSOR)
-      return fail(u, VOX_ERR_FORMAT, "_rebuild_parameter without a tensor");
+      return vox__pickle_fail(u, VOX_ERR_FORMAT, "_rebuild_parameter without a tensor");
     r = args->items[0];
     break;
   case G_STORAGE:
-    return fail(u, VOX_ERR_UNSAFE, "storage class called as a function");
+    return vox__pickle_fail(u, VOX_ERR_UNSAFE, "storage class called as a function");
   }
   if (!r || push(u, r))
     return u->err ? u->err->code : VOX_ERR_FORMAT;
   return VOX_OK;
 }
 
-static vox_status run(unpickler *u, pv **result) {
+vox_status vox__pickle_run(unpickler *u, pv **result) {
   for (;;) {
     if (need(u, 1))
       return u->err->code;
@@ -507,7 +465,7 @@ static vox_status run(unpickler *u, pv **result) {
         size_t cap = u->cap_marks ? u->cap_marks * 2 : 16;
         size_t *m = realloc(u->marks, cap * sizeof *m);
         if (!m)
-          return fail(u, VOX_ERR_NO_MEMORY, "out of memory");
+          return vox__pickle_fail(u, VOX_ERR_NO_MEMORY, "out of memory");
         u->marks = m;
         u->cap_marks = cap;
       }
@@ -541,7 +499,7 @@ static vox_status run(unpickler *u, pv **result) {
         return u->err->code;
       size_t n = *u->p++;
       if (n > 8 || need(u, n))
-        return fail(u, VOX_ERR_UNSUPPORTED, "integer wider than 64 bits");
+        return vox__pickle_fail(u, VOX_ERR_UNSUPPORTED, "integer wider than 64 bits");
       uint64_t x = n ? rd_le(u->p, (int)n) : 0;
       if (n && n < 8 && (u->p[n - 1] & 0x80))
         x |= ~(uint64_t)0 << (8 * n);
@@ -571,7 +529,7 @@ static vox_status run(unpickler *u, pv **result) {
       uint64_t n = rd_le(u->p, w);
       u->p += w;
       if (n > (uint64_t)(u->end - u->p))
-        return fail(u, VOX_ERR_FORMAT, "string runs past the end of the pickle");
+        return vox__pickle_fail(u, VOX_ERR_FORMAT, "string runs past the end of the pickle");
       v = make_str(u, u->p, (size_t)n);
       u->p += n;
       if (push(u, v))
@@ -614,7 +572,7 @@ static vox_status run(unpickler *u, pv **result) {
       const unsigned char *nl1 = memchr(u->p, '\n', (size_t)(u->end - u->p));
       const unsigned char *nl2 = nl1 ? memchr(nl1 + 1, '\n', (size_t)(u->end - nl1 - 1)) : NULL;
       if (!nl2 || nl1 - u->p > 200 || nl2 - nl1 > 200)
-        return fail(u, VOX_ERR_FORMAT, "malformed GLOBAL");
+        return vox__pickle_fail(u, VOX_ERR_FORMAT, "malformed GLOBAL");
       char module[256], name[256];
       memcpy(module, u->p, (size_t)(nl1 - u->p));
       module[nl1 - u->p] = '\0';
@@ -631,7 +589,7 @@ static vox_status run(unpickler *u, pv **result) {
       if (!name || !module)
         return u->err->code;
       if (name->kind != PV_STR || module->kind != PV_STR)
-        return fail(u, VOX_ERR_FORMAT, "STACK_GLOBAL of non-strings");
+        return vox__pickle_fail(u, VOX_ERR_FORMAT, "STACK_GLOBAL of non-strings");
       v = make_global(u, module->s, name->s);
       if (!v || push(u, v))
         return u->err->code;
@@ -646,11 +604,11 @@ static vox_status run(unpickler *u, pv **result) {
       } else {
         n = op - 0x84;
         if (u->sp < n)
-          return fail(u, VOX_ERR_FORMAT, "stack underflow");
+          return vox__pickle_fail(u, VOX_ERR_FORMAT, "stack underflow");
         at = u->sp - n;
         for (size_t k = at; k < u->sp; k++)
           if (u->stack[k]->kind == PV_MARK)
-            return fail(u, VOX_ERR_FORMAT, "stack underflow");
+            return vox__pickle_fail(u, VOX_ERR_FORMAT, "stack underflow");
       }
       v = pv_new(u, op == 'l' ? PV_LIST : PV_TUPLE);
       if (!v)
@@ -668,7 +626,7 @@ static vox_status run(unpickler *u, pv **result) {
       if (!item || !list)
         return u->err->code;
       if (list->kind != PV_LIST)
-        return fail(u, VOX_ERR_FORMAT, "APPEND to a non-list");
+        return vox__pickle_fail(u, VOX_ERR_FORMAT, "APPEND to a non-list");
       if (pv_append(u, list, item))
         return u->err->code;
       break;
@@ -677,10 +635,10 @@ static vox_status run(unpickler *u, pv **result) {
       if (pop_mark(u, &at))
         return u->err->code;
       if (at == 0)
-        return fail(u, VOX_ERR_FORMAT, "stack underflow");
+        return vox__pickle_fail(u, VOX_ERR_FORMAT, "stack underflow");
       pv *c = u->stack[at - 1];
       if (c->kind != (op == 'e' ? PV_LIST : PV_DICT) || (op == 'u' && (u->sp - at) % 2))
-        return fail(u, VOX_ERR_FORMAT, op == 'e' ? "APPENDS to a non-list" : "SETITEMS on a non-dict");
+        return vox__pickle_fail(u, VOX_ERR_FORMAT, op == 'e' ? "APPENDS to a non-list" : "SETITEMS on a non-dict");
       for (size_t k = at; k < u->sp; k++)
         if (pv_append(u, c, u->stack[k]))
           return u->err->code;
@@ -692,7 +650,7 @@ static vox_status run(unpickler *u, pv **result) {
       if (!val || !key || !d)
         return u->err->code;
       if (d->kind != PV_DICT)
-        return fail(u, VOX_ERR_FORMAT, "SETITEM on a non-dict");
+        return vox__pickle_fail(u, VOX_ERR_FORMAT, "SETITEM on a non-dict");
       if (pv_append(u, d, key) || pv_append(u, d, val))
         return u->err->code;
       break;
@@ -717,7 +675,7 @@ static vox_status run(unpickler *u, pv **result) {
       if (!state || !obj)
         return u->err->code;
       if (obj->kind != PV_DICT)
-        return fail(u, VOX_ERR_UNSAFE, "BUILD on an object that is not a dict");
+        return vox__pickle_fail(u, VOX_ERR_UNSAFE, "BUILD on an object that is not a dict");
       break;
     }
     case '0': /* POP */
@@ -729,157 +687,9 @@ static vox_status run(unpickler *u, pv **result) {
     default: {
       char what[96];
       snprintf(what, sizeof what, "pickle opcode 0x%02x is not one a state dict uses; refusing", op);
-      return fail(u, op == 0x81 || op == 0x92 || op == 'i' || op == 'o' ? VOX_ERR_UNSAFE : VOX_ERR_UNSUPPORTED,
+      return vox__pickle_fail(u, op == 0x81 || op == 0x92 || op == 'i' || op == 'o' ? VOX_ERR_UNSAFE : VOX_ERR_UNSUPPORTED,
                   what);
     }
     }
   }
-}
-
-void vox__tensor_list_free(vox_tensor_list *l) {
-  for (size_t i = 0; i < l->n; i++) {
-    free((char *)l->items[i].name);
-    free(l->items[i].data);
-    free(l->items[i].ivalues);
-  }
-  free(l->items);
-  memset(l, 0, sizeof *l);
-}
-
-static vox_status add_tensor(unpickler *u, vox_tensor_list *out, const char *name, pv *tv) {
-  if (out->n == out->cap) {
-    size_t cap = out->cap ? out->cap * 2 : 64;
-    vox_tensor *items = realloc(out->items, cap * sizeof *items);
-    if (!items)
-      return fail(u, VOX_ERR_NO_MEMORY, "out of memory");
-    out->items = items;
-    out->cap = cap;
-  }
-  vox_tensor *dst = &out->items[out->n];
-  *dst = *tv->tensor;
-  dst->name = strdup(name);
-  if (!dst->name)
-    return fail(u, VOX_ERR_NO_MEMORY, "out of memory");
-  if (!tv->moved) { /* first name of this tensor: take its buffers */
-    tv->tensor->data = NULL;
-    tv->tensor->ivalues = NULL;
-    tv->moved = 1;
-    tv->moved_to = out->n++;
-    return VOX_OK;
-  }
-  /* a second name for the same tensor object: a copy of the first one's values */
-  const vox_tensor *first = &out->items[tv->moved_to];
-  dst->data = malloc((dst->numel ? dst->numel : 1) * sizeof(float));
-  dst->ivalues = first->ivalues ? malloc((dst->numel ? dst->numel : 1) * sizeof(int64_t)) : NULL;
-  if (!dst->data || (first->ivalues && !dst->ivalues)) {
-    free((char *)dst->name);
-    free(dst->data);
-    free(dst->ivalues);
-    return fail(u, VOX_ERR_NO_MEMORY, "out of memory");
-  }
-  memcpy(dst->data, first->data, dst->numel * sizeof(float));
-  if (dst->ivalues)
-    memcpy(dst->ivalues, first->ivalues, dst->numel * sizeof(int64_t));
-  out->n++;
-  return VOX_OK;
-}
-
-/* Walks nested dicts, naming tensors by their dotted key path. */
-static vox_status collect(unpickler *u, pv *d, const char *prefix, int depth, vox_tensor_list *out) {
-  if (depth > 32)
-    return fail(u, VOX_ERR_UNSUPPORTED, "dicts nested too deep");
-  for (size_t k = 0; k + 1 < d->n; k += 2) {
-    pv *key = d->items[k], *val = d->items[k + 1];
-    char keybuf[64];
-    const char *ks = keybuf;
-    if (key->kind == PV_STR)
-      ks = key->s;
-    else if (key->kind == PV_INT)
-      snprintf(keybuf, sizeof keybuf, "%lld", (long long)key->i);
-    else
-      continue;
-    size_t len = strlen(prefix) + strlen(ks) + 2;
-    char *name = malloc(len);
-    if (!name)
-      return fail(u, VOX_ERR_NO_MEMORY, "out of memory");
-    snprintf(name, len, "%s%s%s", prefix, *prefix ? "." : "", ks);
-    vox_status st = VOX_OK;
-    if (val->kind == PV_TENSOR)
-      st = add_tensor(u, out, name, val);
-    else if (val->kind == PV_DICT)
-      st = collect(u, val, name, depth + 1, out);
-    free(name);
-    if (st != VOX_OK)
-      return st;
-  }
-  return VOX_OK;
-}
-
-/* Drops one leading wrapper key shared by every tensor name (a checkpoint's "state_dict."). */
-static void strip_wrapper(vox_tensor_list *l) {
-  static const char *wrappers[] = {"state_dict.", "model.", "module.", "model_state_dict.", "network."};
-  for (size_t w = 0; w < sizeof wrappers / sizeof *wrappers; w++) {
-    size_t lw = strlen(wrappers[w]), k;
-    for (k = 0; k < l->n; k++)
-      if (strncmp(l->items[k].name, wrappers[w], lw))
-        break;
-    if (l->n && k == l->n) {
-      for (k = 0; k < l->n; k++)
-        memmove((char *)l->items[k].name, l->items[k].name + lw, strlen(l->items[k].name) - lw + 1);
-      return;
-    }
-  }
-}
-
-vox_status vox__torch_zip_load(const vox_members *zip, const char *name, const char *state_dict_key,
-                               vox_tensor_list *out, vox_error *err) {
-  memset(out, 0, sizeof *out);
-  const vox_member *pkl = NULL;
-  for (size_t i = 0; i < zip->n && !pkl; i++) {
-    const char *n = zip->items[i].name, *slash = strchr(n, '/');
-    if (slash && !strcmp(slash, "/data.pkl"))
-      pkl = &zip->items[i];
-  }
-  if (!pkl)
-    return vox_error_set(err, VOX_ERR_FORMAT, "%s: no <root>/data.pkl in the zip: not a torch.save checkpoint", name);
-  unpickler u = {0};
-  u.p = u.start = pkl->data;
-  u.end = pkl->data + pkl->size;
-  u.name = name;
-  u.zip = zip;
-  u.err = err;
-  char root[512];
-  size_t rl = (size_t)(strchr(pkl->name, '/') - pkl->name) + 1;
-  if (rl >= sizeof root)
-    return vox_error_set(err, VOX_ERR_FORMAT, "%s: archive root name too long", name);
-  memcpy(root, pkl->name, rl);
-  root[rl] = '\0';
-  u.root = root;
-  vox_error local;
-  if (!u.err)
-    u.err = &local;
-  pv *result = NULL;
-  vox_status st = run(&u, &result);
-  if (st == VOX_OK) {
-    pv *sd = result;
-    if (sd->kind == PV_DICT && state_dict_key) {
-      pv *found = NULL;
-      for (size_t k = 0; k + 1 < sd->n; k += 2)
-        if (sd->items[k]->kind == PV_STR && !strcmp(sd->items[k]->s, state_dict_key))
-          found = sd->items[k + 1];
-      if (!found || found->kind != PV_DICT)
-        st = vox_error_set(u.err, VOX_ERR_NOT_FOUND, "%s: no state dict under key '%s'", name, state_dict_key);
-      sd = found;
-    }
-    if (st == VOX_OK && sd->kind != PV_DICT)
-      st = vox_error_set(u.err, VOX_ERR_FORMAT, "%s: the pickle does not hold a dict of tensors", name);
-    if (st == VOX_OK)
-      st = collect(&u, sd, "", 0, out);
-    if (st == VOX_OK && !state_dict_key)
-      strip_wrapper(out);
-  }
-  pool_free(&u);
-  if (st != VOX_OK)
-    vox__tensor_list_free(out);
-  return st;
 }

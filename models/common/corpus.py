@@ -23,6 +23,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 from multiprocessing import Pool
@@ -81,9 +82,31 @@ def edit_distance(r, h):
     return d[len(h)]
 
 
+FORTUNES_DIR = "/usr/share/games/fortunes"
+WORDS_FILE = "/usr/share/dict/words"
+
+
+def missing_prerequisites(sentences_given, festival, fortunes_dir=FORTUNES_DIR, words_file=WORDS_FILE):
+    """What the recipe needs and this machine lacks, each as 'what (Debian package)'. Checked before
+    anything is written: without the fortunes the recipe would quietly make a different corpus, and a
+    missing engine would fail every one of its utterances."""
+    missing = []
+    if not sentences_given:
+        if not os.path.isdir(fortunes_dir) or not any("." not in n for n in os.listdir(fortunes_dir)):
+            missing.append("%s (fortunes)" % fortunes_dir)
+        if not os.path.isfile(words_file):
+            missing.append("%s (wamerican)" % words_file)
+    if not TTS_BUNDLE:
+        tools = [("espeak-ng", "espeak-ng"), ("flite", "flite"), ("sox", "sox"), ("soxi", "sox")]
+        if festival:
+            tools.append(("text2wave", "festival, festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts"))
+        missing += ["%s (%s)" % (t, pkg) for t, pkg in tools if not shutil.which(t)]
+    return missing
+
+
 def fortune_sentences():
     out = []
-    base = "/usr/share/games/fortunes"
+    base = FORTUNES_DIR
     names = sorted(n for n in os.listdir(base) if "." not in n) if os.path.isdir(base) else []
     for name in names:
         path = os.path.join(base, name)
@@ -102,7 +125,7 @@ def fortune_sentences():
 
 def word_list_sentences(rng, count):
     words = []
-    with open("/usr/share/dict/words", encoding="utf-8", errors="ignore") as f:
+    with open(WORDS_FILE, encoding="utf-8", errors="ignore") as f:
         for w in f:
             w = w.strip()
             if re.fullmatch(r"[a-z]+('s)?", w) and 2 <= len(w) <= 12:
@@ -253,6 +276,10 @@ def main():
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       "..", "..", "..", "shared"))
     a = ap.parse_args()
+    missing = missing_prerequisites(bool(a.sentences), not a.no_festival)
+    if missing:
+        sys.exit("corpus.py: missing %s; install them (apt-get install -y --no-install-recommends ...) "
+                 "or see --sentences and --no-festival" % ", ".join(missing))
     rng = random.Random(a.seed)
     if a.sentences:
         with open(a.sentences) as f:

@@ -52,4 +52,24 @@ b = run(os.path.join(d, "elsewhere", "second"))
 n = sum(len(v) for v in a.values())
 T.check(n == 11, "11 utterances made (%d)" % n)
 T.check(a == b, "the same seed in another directory: the same manifests and audio (%d files)" % n)
+
+# what the recipe needs is checked before it writes anything, each missing part named with its package
+# (without /usr/share/dict/words it died in a traceback after the voices were listed; without the
+# fortunes it quietly made another corpus)
+nothing = os.path.join(d, "nothing")
+os.makedirs(nothing, exist_ok=True)
+m = corpus.missing_prerequisites(False, True, fortunes_dir=nothing, words_file=os.path.join(nothing, "words"))
+T.check(any("(fortunes)" in x for x in m) and any("(wamerican)" in x for x in m),
+        "an empty fortunes directory and no word list are named with their packages: %s" % m)
+T.check(corpus.missing_prerequisites(True, True, fortunes_dir=nothing, words_file=nothing) == [],
+        "--sentences needs neither")
+bare = os.path.join(d, "bare-bin")
+os.makedirs(bare, exist_ok=True)
+os.symlink(sys.executable, os.path.join(bare, "python3"))
+out = os.path.join(d, "not-made")
+p = subprocess.run([sys.executable, os.path.join(T.SRCDIR, "models", "common", "corpus.py"), out, "--sentences", sents,
+                    "--utterances", "2"], capture_output=True, text=True, env=dict(os.environ, PATH=bare))
+T.check(p.returncode != 0 and "espeak-ng (espeak-ng)" in p.stderr and "text2wave (festival" in p.stderr
+        and "Traceback" not in p.stderr and not os.path.exists(out),
+        "without the TTS engines on PATH: exit %d naming them, nothing written: %s" % (p.returncode, p.stderr.strip()[-300:]))
 T.finish()
