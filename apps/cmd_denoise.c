@@ -22,9 +22,14 @@
 #include "cli.h"
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: voxpipe denoise [--model M] [--threads N] IN OUT\n"
-             "  IN, OUT   audio files (any format libsndfile reads; OUT gets IN's format), or - for stdin/stdout\n"
-             "  --model   enhancement model (default: the bundled FRCRN)\n");
+  fprintf(f, "usage: voxpipe denoise [OPTIONS] IN OUT\n"
+             "Speech enhancement: IN with the noise taken out, written to OUT in IN's format, rate and\n"
+             "channels (each channel enhanced on its own). IN and OUT are files libsndfile reads and\n"
+             "writes (WAV, FLAC, OGG, AIFF...), or - for standard input / output; a file OUT is replaced\n"
+             "only once the whole output is ready.\n"
+             "  -m, --model M     FRCRN model: a ModelScope directory (configuration.json +\n"
+             "                    pytorch_model.bin) or its checkpoint (default: the bundled one)\n"
+             "  -t, --threads N   worker threads (default 1)\n");
 }
 
 static int fail(const char *msg, const char *path) {
@@ -348,7 +353,7 @@ int cmd_denoise(int argc, char **argv) {
       return 0;
     } else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc) {
       model_path = argv[++i];
-    } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+    } else if ((!strcmp(argv[i], "-t") || !strcmp(argv[i], "--threads")) && i + 1 < argc) {
       threads = cli_atoi(argv[++i]);
     } else if (argv[i][0] == '-' && argv[i][1]) {
       fprintf(stderr, "voxpipe denoise: unknown option %s\n", argv[i]);
