@@ -1,4 +1,4 @@
-/* conv_kernels.c - depthwise/pointwise convolution loops and a tiny thread pool.
+/* conv_kernels.c - depthwise/pointwise convolution loops (the thread pool: thread_pool.c).
  *
  * Pointwise convolutions are GEMMs over weights blocked once at load time, in register tiles
  * (our pool splits the rows between threads); depthwise loops sum taps in vector registers over
@@ -8,7 +8,6 @@
 #include "voxpipe/vox_model.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +79,11 @@ typedef float v8f_mem __attribute__((vector_size(32), aligned(4), may_alias));
 /* A scalar in every lane. Written out, because `vector * scalar` of 32-byte vectors is done one
  * element at a time in the SSE2 build (25x slower), while this becomes a broadcast, or a shuffle. */
 #define V8_SPLAT(s) ((v8f){s, s, s, s, s, s, s, s}) /* s: a variable */
+
+/* Sixteen floats: one AVX-512 register, used only by the AVX-512 builds' own kernels. */
+typedef float v16f __attribute__((vector_size(64)));
+typedef float v16f_mem __attribute__((vector_size(64), aligned(4), may_alias));
+#define V16_SPLAT(s) ((v16f){s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s}) /* s: a variable */
 
 /* Outputs per channel of a whole-input depthwise block: 8 vectors of accumulators keep enough
  * multiply-adds in flight for two FMA pipes (32 outputs, 4 vectors, were latency-bound on AVX2). */
@@ -269,6 +273,30 @@ static inline __attribute__((always_inline)) void dwconv(const float *in, size_t
     }                                                                                                 \
   }
 #ifdef VOX_X86_VARIANTS
+/* AVX-512: whole-input rows of at least DW_WIDE outputs in blocks of eight 16-lane accumulators,
+ * the taps in dw_phases order (8 phases) as dw_block64 sums them, each tap's input loaded per
+ * output vector (taps 8 apart are half a vector apart here, so dw_block64's shared loads do not
+ * apply; two 512-bit loads a cycle keep up with the two multiply-adds). */
+#define DW_WIDE 128
+VOX_AT_AVX512 __attribute__((noinline, optimize("O3"))) static void dw_row_wide(const float *x, const float *w, int k,
+                                                                               float *y, size_t n_out) {
+  for (size_t t0 = 0; t0 < n_out; t0 += DW_WIDE) {
+    const size_t t = t0 + DW_WIDE <= n_out ? t0 : n_out - DW_WIDE;
+    v16f a[DW_WIDE / 16] = {{0}};
+    for (int p = 0; p < 8; p++)
+      for (int j = p; j < k; j += 8) {
+        const float wj = w[j];
+        const v16f wv = V16_SPLAT(wj);
+        const float *xj = x + t + j;
+#pragma GCC unroll 8
+        for (int i = 0; i < DW_WIDE / 16; i++)
+          a[i] += wv * *(const v16f_mem *)(xj + 16 * i);
+      }
+#pragma GCC unroll 8
+    for (int i = 0; i < DW_WIDE / 16; i++)
+      *(v16f_mem *)(y + t + 16 * i) = a[i];
+  }
+}
 DW_ROW_FN(avx512, VOX_AT_AVX512)
 DW_ROW_FN(fma, VOX_AT_FMA)
 DW_ROW_FN(avx, VOX_AT_AVX)
@@ -282,9 +310,9 @@ static inline __attribute__((always_inline)) void dwconv_body(const float *in, s
   const int vec = level != ISA_SSE2;
 #ifdef VOX_X86_VARIANTS
   if (vec && n_out >= DW_BLOCK && dw_phases(k, stride, dil) == 8) {
+    dw_row_fn *row = level == ISA_AVX512 && n_out >= DW_WIDE ? dw_row_wide : dw_row_fns[level];
     for (int c = c0; c < c1; c++)
-      dw_row_fns[level](in + (size_t)c * in_stride, w + (size_t)c * (size_t)k, k, out + (size_t)c * out_stride,
-                        n_out);
+      row(in + (size_t)c * in_stride, w + (size_t)c * (size_t)k, k, out + (size_t)c * out_stride, n_out);
     return;
   }
 #endif
@@ -381,6 +409,60 @@ TILE_FNS(avx, VOX_AT_AVX, 1)
 static tile_fn *const tile_fns[ISA_COUNT][3] = {TILE_ROW(avx512), TILE_ROW(fma), TILE_ROW(avx), TILE_ROW(sse2)};
 #else
 static tile_fn *const tile_fns[ISA_COUNT][3] = {TILE_ROW(sse2), TILE_ROW(sse2), TILE_ROW(sse2), TILE_ROW(sse2)};
+#endif
+
+#ifdef VOX_X86_VARIANTS
+/* AVX-512 tiles span two weight blocks (32 rows) in 512-bit vectors: 12 accumulators, 2 weight
+ * vectors and 6 broadcasts per 12 multiply-adds of 16 lanes. The 16-row tiles above, built for
+ * AVX-512 too, still do 8 lanes at a time, half of what a CPU with full-width AVX-512 units does
+ * per cycle (QuartzNet 15x5 reached 105-114 GFLOP/s of 280 on such a CPU, 0.88-0.97x ONNX
+ * Runtime's speed). Same order of operations per output as tile_product: one multiply-add per
+ * term, k ascending, so results are bit-identical whichever tile computes them. */
+
+/* a0 / a1[t][m]: rows m of the weight block at wb and of the next one, nt columns of x. */
+static inline __attribute__((always_inline)) void tile_pair_product(const float *restrict wb, int K, const float *x,
+                                                                    int nt, float a0[][VOX_SMALL_MB],
+                                                                    float a1[][VOX_SMALL_MB], int fetch) {
+  const float *restrict wb1 = wb + (size_t)K * VOX_SMALL_MB;
+  v16f acc[TILE_NT][2] = {{{0}}};
+  for (int k = 0; k < K; k++) {
+    if (fetch) {
+      __builtin_prefetch(wb + (size_t)(k + FETCH_AHEAD) * VOX_SMALL_MB);
+      __builtin_prefetch(wb1 + (size_t)(k + FETCH_AHEAD) * VOX_SMALL_MB);
+    }
+    const v16f w0 = *(const v16f_mem *)(wb + (size_t)k * VOX_SMALL_MB);
+    const v16f w1 = *(const v16f_mem *)(wb1 + (size_t)k * VOX_SMALL_MB);
+    const float *xk = x + (size_t)k * (size_t)nt;
+#pragma GCC unroll 8
+    for (int t = 0; t < nt; t++) {
+      const float xs = xk[t];
+      const v16f v = V16_SPLAT(xs);
+      acc[t][0] += w0 * v;
+      acc[t][1] += w1 * v;
+    }
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < nt; t++) {
+    *(v16f_mem *)a0[t] = acc[t][0];
+    *(v16f_mem *)a1[t] = acc[t][1];
+  }
+}
+
+#define TILE_PAIR_FN(nt)                                                                              \
+  VOX_AT_AVX512 __attribute__((noinline)) static void tile_pair##nt(const float *wb, int K, const float *x, \
+                                                                   float a0[][VOX_SMALL_MB],           \
+                                                                   float a1[][VOX_SMALL_MB], int fetch) { \
+    if (fetch)                                                                                        \
+      tile_pair_product(wb, K, x, nt, a0, a1, 1);                                                     \
+    else                                                                                              \
+      tile_pair_product(wb, K, x, nt, a0, a1, 0);                                                     \
+  }
+TILE_PAIR_FN(2)
+TILE_PAIR_FN(4)
+TILE_PAIR_FN(6)
+typedef void tile_pair_fn(const float *wb, int K, const float *x, float a0[][VOX_SMALL_MB], float a1[][VOX_SMALL_MB],
+                          int fetch);
+static tile_pair_fn *const tile_pair_fns[3] = {tile_pair2, tile_pair4, tile_pair6};
 #endif
 
 typedef int v8i __attribute__((vector_size(32)));
@@ -480,6 +562,26 @@ static inline __attribute__((always_inline)) void tile_store(float a[][VOX_SMALL
   }
 }
 
+/* Stores a full (TILE_NT-wide) tile starting at column t0 of n. */
+static inline __attribute__((always_inline)) void tile_store_full(float a[][VOX_SMALL_MB], int bw,
+                                                                  const vox_epilogue *ep, int mb, float *y,
+                                                                  size_t out_stride, size_t t0, size_t n, int vec) {
+  if (vec && t0 + 8 <= n)
+    tile_store_vec(a, TILE_NT, bw, ep, mb, y, out_stride, t0);
+  else
+    tile_store(a, bw, TILE_NT, ep, mb, y, out_stride, t0);
+}
+
+/* Stores the w columns of a panel's last tile, starting at column t0. */
+static inline __attribute__((always_inline)) void tile_store_last(float a[][VOX_SMALL_MB], size_t w, int bw,
+                                                                  const vox_epilogue *ep, int mb, float *y,
+                                                                  size_t out_stride, size_t t0, int vec) {
+  if (vec && w == 4)
+    tile_store_vec(a, 4, bw, ep, mb, y, out_stride, t0);
+  else
+    tile_store(a, bw, w, ep, mb, y, out_stride, t0);
+}
+
 /* The product over the blocked weights. The input is copied VOX_PANEL_N columns at a time into
  * TILE_NT-wide tiles (k-major, contiguous; the last one 2, 4 or 6 wide, zero-padded): read in
  * place, a tile took 24 bytes from each of K rows a piece apart, K cache lines that with the weight
@@ -511,19 +613,31 @@ static inline __attribute__((always_inline)) void panel_gemm_body(const float *W
       const float *wb = WB + (size_t)(mb / VOX_SMALL_MB) * (size_t)K * VOX_SMALL_MB;
       float *y = out + (size_t)mb * out_stride;
       float a[TILE_NT][VOX_SMALL_MB];
+#ifdef VOX_X86_VARIANTS
+      if (level == ISA_AVX512 && mb + VOX_SMALL_MB < m1) { /* this block and the next in one tile */
+        const int mb1 = mb + VOX_SMALL_MB, bw1 = m1 - mb1 < VOX_SMALL_MB ? m1 - mb1 : VOX_SMALL_MB;
+        float *y1 = out + (size_t)mb1 * out_stride;
+        float a1[TILE_NT][VOX_SMALL_MB];
+        for (size_t tl = 0; tl < full; tl++) {
+          const size_t t0 = c0 + tl * TILE_NT;
+          tile_pair6(wb, K, pack + tl * (size_t)K * TILE_NT, a, a1, tl == 0);
+          tile_store_full(a, bw, ep, mb, y, out_stride, t0, n, vec);
+          tile_store_full(a1, bw1, ep, mb1, y1, out_stride, t0, n, vec);
+        }
+        tile_pair_fns[last_nt / 2 - 1](wb, K, last, a, a1, full == 0);
+        tile_store_last(a, last_w, bw, ep, mb, y, out_stride, c0 + full * TILE_NT, vec);
+        tile_store_last(a1, last_w, bw1, ep, mb1, y1, out_stride, c0 + full * TILE_NT, vec);
+        mb = mb1;
+        continue;
+      }
+#endif
       for (size_t tl = 0; tl < full; tl++) {
         const size_t t0 = c0 + tl * TILE_NT;
         tile6(wb, K, pack + tl * (size_t)K * TILE_NT, a, tl == 0);
-        if (vec && t0 + 8 <= n)
-          tile_store_vec(a, TILE_NT, bw, ep, mb, y, out_stride, t0);
-        else
-          tile_store(a, bw, TILE_NT, ep, mb, y, out_stride, t0);
+        tile_store_full(a, bw, ep, mb, y, out_stride, t0, n, vec);
       }
       tile_last[last_nt / 2 - 1](wb, K, last, a, full == 0);
-      if (vec && last_w == 4)
-        tile_store_vec(a, 4, bw, ep, mb, y, out_stride, c0 + full * TILE_NT);
-      else
-        tile_store(a, bw, last_w, ep, mb, y, out_stride, c0 + full * TILE_NT);
+      tile_store_last(a, last_w, bw, ep, mb, y, out_stride, c0 + full * TILE_NT, vec);
     }
   }
 }
@@ -561,131 +675,4 @@ void vox__im2col(const float *in, size_t in_stride, int k, int stride, int dil, 
       for (size_t t = 0; t < n; t++)
         y[t] = x[t * (size_t)stride];
     }
-}
-
-/* Parallel loops come every few microseconds while streaming (three per stage, ~150 per chunk):
- * a condition-variable wake-up per loop made 2 threads 4-5x slower than one. Both sides first
- * spin for about POOL_SPIN pause instructions (tens of microseconds) on the atomics, then block. */
-#define POOL_SPIN 20000
-
-struct vox_pool {
-  int n;
-  pthread_t *threads;
-  pthread_mutex_t lock;
-  pthread_cond_t start, done;
-  vox_pool_fn fn;
-  void *ctx;
-  atomic_uint generation; /* written under lock, after fn and ctx */
-  atomic_int pending;
-  atomic_int quit;
-};
-
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-typedef struct worker_arg {
-  vox_pool *pool;
-  int index;
-} worker_arg;
-
-static void *worker(void *arg) {
-  worker_arg *wa = arg;
-  vox_pool *p = wa->pool;
-  int index = wa->index;
-  free(wa);
-  unsigned seen = 0;
-  for (;;) {
-    for (int i = 0; i < POOL_SPIN && atomic_load_explicit(&p->generation, memory_order_acquire) == seen &&
-                    !atomic_load_explicit(&p->quit, memory_order_relaxed);
-         i++)
-      cpu_relax();
-    pthread_mutex_lock(&p->lock);
-    while (!atomic_load(&p->quit) && atomic_load(&p->generation) == seen)
-      pthread_cond_wait(&p->start, &p->lock);
-    if (atomic_load(&p->quit)) {
-      pthread_mutex_unlock(&p->lock);
-      return NULL;
-    }
-    seen = atomic_load(&p->generation);
-    vox_pool_fn fn = p->fn;
-    void *ctx = p->ctx;
-    pthread_mutex_unlock(&p->lock);
-    fn(ctx, index, p->n);
-    if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
-      pthread_mutex_lock(&p->lock);
-      pthread_cond_signal(&p->done);
-      pthread_mutex_unlock(&p->lock);
-    }
-  }
-}
-
-vox_pool *vox__pool_new(int threads) {
-  vox_pool *p = calloc(1, sizeof *p);
-  if (!p)
-    return NULL;
-  p->n = threads < 1 ? 1 : threads;
-  pthread_mutex_init(&p->lock, NULL);
-  pthread_cond_init(&p->start, NULL);
-  pthread_cond_init(&p->done, NULL);
-  if (p->n > 1) {
-    p->threads = calloc((size_t)p->n - 1, sizeof *p->threads);
-    if (!p->threads) {
-      vox__pool_free(p);
-      return NULL;
-    }
-    for (int i = 1; i < p->n; i++) {
-      worker_arg *wa = malloc(sizeof *wa);
-      if (!wa || (wa->pool = p, wa->index = i, pthread_create(&p->threads[i - 1], NULL, worker, wa) != 0)) {
-        free(wa);
-        p->n = i; /* threads [1, i) exist */
-        vox__pool_free(p);
-        return NULL;
-      }
-    }
-  }
-  return p;
-}
-
-void vox__pool_free(vox_pool *p) {
-  if (!p)
-    return;
-  pthread_mutex_lock(&p->lock);
-  atomic_store(&p->quit, 1);
-  pthread_cond_broadcast(&p->start);
-  pthread_mutex_unlock(&p->lock);
-  for (int i = 1; i < p->n && p->threads; i++)
-    pthread_join(p->threads[i - 1], NULL);
-  free(p->threads);
-  pthread_mutex_destroy(&p->lock);
-  pthread_cond_destroy(&p->start);
-  pthread_cond_destroy(&p->done);
-  free(p);
-}
-
-int vox__pool_size(const vox_pool *p) { return p->n; }
-
-void vox__pool_run(vox_pool *p, vox_pool_fn fn, void *ctx) {
-  if (p->n == 1) {
-    fn(ctx, 0, 1);
-    return;
-  }
-  pthread_mutex_lock(&p->lock);
-  p->fn = fn;
-  p->ctx = ctx;
-  atomic_store(&p->pending, p->n - 1);
-  atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
-  pthread_cond_broadcast(&p->start);
-  pthread_mutex_unlock(&p->lock);
-  fn(ctx, 0, p->n);
-  for (int i = 0; i < POOL_SPIN && atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++)
-    cpu_relax();
-  if (atomic_load(&p->pending) > 0) {
-    pthread_mutex_lock(&p->lock);
-    while (atomic_load(&p->pending) > 0)
-      pthread_cond_wait(&p->done, &p->lock);
-    pthread_mutex_unlock(&p->lock);
-  }
 }

@@ -19,6 +19,8 @@ from nemo_conv import save_nemo  # noqa: E402
 
 # fixed statistics (NeMo normalize: {fixed_mean, fixed_std}), as the bundled model uses
 FIXED = {"fixed_mean": [round(-10 + 0.1 * i, 3) for i in range(64)], "fixed_std": [round(3 + 0.02 * i, 3) for i in range(64)]}
+# the CPU runs the AVX-512 kernels by default (vox_kernel_isa picks them where avx512f is present)
+AVX512 = " avx512f" in open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else False
 ARCHS = [("tiny", "per_feature"), ("odd", "per_feature"), ("jasperish", "per_feature"), ("stream-small", FIXED), ("stream", "NA"),
          ("5x5", "per_feature"), ("15x5", "per_feature")]
 if os.environ.get("VOX_QUICK"):
@@ -99,8 +101,10 @@ for arch, norm in ARCHS:
                     % (arch, name, key[0], key[1], sd))
         if name != inputs[0][0]:
             continue
-        # the kernels built for the lower instruction sets (VOXPIPE_ISA), whole and streamed
-        for isa in ("avx", "sse2"):
+        # the kernels built for the lower instruction sets (VOXPIPE_ISA), whole and streamed; on an
+        # AVX-512 CPU the default run took its own tiles (two weight blocks, 512-bit), so the FMA
+        # ones are checked here too
+        for isa in (("fma",) if AVX512 else ()) + ("avx", "sse2"):
             got = {}
             for chunk in (100000, 7):
                 out = os.path.join(d, "out.f32")
