@@ -280,8 +280,8 @@ static inline __attribute__((always_inline)) void dwconv(const float *in, size_t
 #define DW_WIDE 128
 VOX_AT_AVX512 __attribute__((noinline, optimize("O3"))) static void dw_row_wide(const float *x, const float *w, int k,
                                                                                float *y, size_t n_out) {
-  for (size_t t0 = 0; t0 < n_out; t0 += DW_WIDE) {
-    const size_t t = t0 + DW_WIDE <= n_out ? t0 : n_out - DW_WIDE;
+  size_t t = 0;
+  for (; t + DW_WIDE <= n_out; t += DW_WIDE) {
     v16f a[DW_WIDE / 16] = {{0}};
     for (int p = 0; p < 8; p++)
       for (int j = p; j < k; j += 8) {
@@ -295,6 +295,12 @@ VOX_AT_AVX512 __attribute__((noinline, optimize("O3"))) static void dw_row_wide(
 #pragma GCC unroll 8
     for (int i = 0; i < DW_WIDE / 16; i++)
       *(v16f_mem *)(y + t + 16 * i) = a[i];
+  }
+  /* the rest in 64-output blocks, the last overlapping the one before: a 128-output block there
+   * had recomputed up to 127 outputs (a third of a 288-frame piece's depthwise work) */
+  for (; t < n_out; t += DW_BLOCK) {
+    const size_t u = t + DW_BLOCK <= n_out ? t : n_out - DW_BLOCK;
+    dw_block64(x + u, w, k, y + u);
   }
 }
 DW_ROW_FN(avx512, VOX_AT_AVX512)
