@@ -588,6 +588,14 @@ static inline __attribute__((always_inline)) void tile_store_last(float a[][VOX_
     tile_store(a, bw, w, ep, mb, y, out_stride, t0);
 }
 
+/* One row of a panel's last tile: w values, zeros up to nt. */
+static inline __attribute__((always_inline)) void pack_last(float *dst, const float *src, size_t w, size_t nt) {
+  for (size_t t = 0; t < w; t++)
+    dst[t] = src[t];
+  for (size_t t = w; t < nt; t++)
+    dst[t] = 0.0f;
+}
+
 /* The product over the blocked weights. The input is copied VOX_PANEL_N columns at a time into
  * TILE_NT-wide tiles (k-major, contiguous; the last one 2, 4 or 6 wide, zero-padded): read in
  * place, a tile took 24 bytes from each of K rows a piece apart, K cache lines that with the weight
@@ -609,10 +617,10 @@ static inline __attribute__((always_inline)) void panel_gemm_body(const float *W
       float *dst = pack + (size_t)k * TILE_NT;
       for (size_t tl = 0; tl < full; tl++)
         memcpy(dst + tl * (size_t)K * TILE_NT, src + tl * TILE_NT, TILE_NT * sizeof(float));
-      for (size_t t = 0; t < last_w; t++)
-        last[(size_t)k * last_nt + t] = src[full * TILE_NT + t];
-      for (size_t t = last_w; t < last_nt; t++)
-        last[(size_t)k * last_nt + t] = 0.0f;
+      if (last_w == 4) /* a streaming chunk's (only) tile, most often: one vector per row */
+        *(v4f_mem *)(last + (size_t)k * 4) = *(const v4f_mem *)(src + full * TILE_NT);
+      else
+        pack_last(last + (size_t)k * last_nt, src + full * TILE_NT, last_w, last_nt);
     }
     for (int mb = m0; mb < m1; mb += VOX_SMALL_MB) {
       int bw = m1 - mb < VOX_SMALL_MB ? m1 - mb : VOX_SMALL_MB;
