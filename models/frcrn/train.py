@@ -14,7 +14,9 @@ reverberant speech stays the target (the model removes noise, not the room). --l
 the negative SNR of the enhanced waveform (the default); "mix", FRCRN's own: MSE between the
 complex mask and the clean/noisy cIRM (real and imaginary parts, each times the 642 mask rows;
 target values beyond +-2 set to +-1) minus the SI-SNR; "sisnr", the negative SI-SNR alone, which
-leaves the output level free (a model trained so doubled it and clipped loud input). "mix" from
+leaves the output level free (a model trained so doubled it and clipped loud input);
+"sisnr-level", the negative SI-SNR plus --level-weight times the square of the output's level
+against the clean speech in dB (SI-SNR's aim with the level held by a term of its own). "mix" from
 the shipped weights fell to -8 dB SI-SNRi in 100 steps on one core: a run of that length needs
 a GPU. Resumes from
 WORK/last.pt; every --save-minutes writes it and the ModelScope-layout model directory --out.
@@ -104,7 +106,9 @@ def main():
     ap.add_argument("--utterances", type=int, default=4000)
     ap.add_argument("--save-minutes", type=float, default=5)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--loss", choices=("snr", "mix", "sisnr"), default="snr")
+    ap.add_argument("--loss", choices=("snr", "mix", "sisnr", "sisnr-level"), default="snr")
+    ap.add_argument("--level-weight", type=float, default=0.1,
+                    help="--loss sisnr-level: loss per squared dB of output level against the clean speech")
     ap.add_argument("--init", help="model directory to start from when WORK has no checkpoint")
     ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "..", "shared"))
     a = ap.parse_args()
@@ -164,7 +168,10 @@ def main():
         clean = torch.from_numpy(np.stack([p[1] for p in pairs]))
         est, mask = model.forward_with_mask(noisy)
         sisnr = si_snr(est, clean).mean()
+        levels = 20 * torch.log10(est.std(-1) / (clean.std(-1) + 1e-8) + 1e-8)
         loss = -snr(est, clean).mean() if a.loss == "snr" else -sisnr
+        if a.loss == "sisnr-level":
+            loss = loss + a.level_weight * (levels ** 2).mean()
         if a.loss == "mix":
             target = cirm(noisy, clean, model.stft)
             rows = target.shape[1] * target.shape[2]  # 642, per part: twice that times the mean of both
@@ -175,8 +182,7 @@ def main():
         opt.step()
         step += 1
         with torch.no_grad():
-            level = 20 * torch.log10(est.std(-1) / (clean.std(-1) + 1e-8) + 1e-8).mean()
-            hist.append((sisnr.item(), si_snr(noisy, clean).mean().item(), level.item(), loss.item()))
+            hist.append((sisnr.item(), si_snr(noisy, clean).mean().item(), levels.mean().item(), loss.item()))
         if step % 25 == 0:
             h = np.array(hist[-25:])
             print("step %d SI-SNR out %.2f dB (in %.2f, improvement %.2f), level vs clean %+.2f dB, loss %.2f"
