@@ -264,13 +264,19 @@ static inline __attribute__((always_inline)) void dwconv(const float *in, size_t
  * before (see dw_tail). Out of line, one function per level, and as -O3 compiles it: inlined into
  * dwconv, or at the -O2 of the default CFLAGS (whose loop vectoriser reshapes the loops around
  * it), dw_block64's accumulators were spilled to the stack, no faster than one load per tap. */
+/* Outputs [t0, n_out) of one channel (n_out >= DW_BLOCK) by dw_block64, the last block overlapping
+ * the one before. */
+static inline __attribute__((always_inline)) void dw_blocks64(const float *x, const float *w, int k, float *y,
+                                                              size_t t0, size_t n_out) {
+  for (; t0 < n_out; t0 += DW_BLOCK) {
+    const size_t t = t0 + DW_BLOCK <= n_out ? t0 : n_out - DW_BLOCK;
+    dw_block64(x + t, w, k, y + t);
+  }
+}
 #define DW_ROW_FN(sfx, attr)                                                                          \
   attr __attribute__((noinline, optimize("O3"))) static void dw_row_##sfx(const float *x, const float *w, int k, float *y,   \
                                                            size_t n_out) {                            \
-    for (size_t t0 = 0; t0 < n_out; t0 += DW_BLOCK) {                                                 \
-      const size_t t = t0 + DW_BLOCK <= n_out ? t0 : n_out - DW_BLOCK;                                \
-      dw_block64(x + t, w, k, y + t);                                                                 \
-    }                                                                                                 \
+    dw_blocks64(x, w, k, y, 0, n_out);                                                                \
   }
 #ifdef VOX_X86_VARIANTS
 /* AVX-512: whole-input rows of at least DW_WIDE outputs in blocks of eight 16-lane accumulators,
@@ -296,12 +302,9 @@ VOX_AT_AVX512 __attribute__((noinline, optimize("O3"))) static void dw_row_wide(
     for (int i = 0; i < DW_WIDE / 16; i++)
       *(v16f_mem *)(y + t + 16 * i) = a[i];
   }
-  /* the rest in 64-output blocks, the last overlapping the one before: a 128-output block there
-   * had recomputed up to 127 outputs (a third of a 288-frame piece's depthwise work) */
-  for (; t < n_out; t += DW_BLOCK) {
-    const size_t u = t + DW_BLOCK <= n_out ? t : n_out - DW_BLOCK;
-    dw_block64(x + u, w, k, y + u);
-  }
+  /* the rest in 64-output blocks: an overlapping 128-output block there had recomputed up to 127
+   * outputs (a third of a 288-frame piece's depthwise work) */
+  dw_blocks64(x, w, k, y, t, n_out);
 }
 DW_ROW_FN(avx512, VOX_AT_AVX512)
 DW_ROW_FN(fma, VOX_AT_FMA)

@@ -86,15 +86,22 @@ FORTUNES_DIR = "/usr/share/games/fortunes"
 WORDS_FILE = "/usr/share/dict/words"
 
 
-def missing_prerequisites(sentences_given, festival, fortunes_dir=FORTUNES_DIR, words_file=WORDS_FILE):
+def fortune_files(base=FORTUNES_DIR):
+    """The fortune text files (the .dat indexes and other dotted names left out), sorted."""
+    return sorted(n for n in os.listdir(base) if "." not in n) if os.path.isdir(base) else []
+
+
+def missing_prerequisites(sentences_given, festival, word_list=True, fortunes_dir=FORTUNES_DIR,
+                          words_file=WORDS_FILE):
     """What the recipe needs and this machine lacks, each as 'what (Debian package)'. Checked before
     anything is written: without the fortunes the recipe would quietly make a different corpus, and a
-    missing engine would fail every one of its utterances."""
+    missing engine would fail every one of its utterances. word_list=False: a caller that reads the
+    fortunes only."""
     missing = []
     if not sentences_given:
-        if not os.path.isdir(fortunes_dir) or not any("." not in n for n in os.listdir(fortunes_dir)):
+        if not fortune_files(fortunes_dir):
             missing.append("%s (fortunes)" % fortunes_dir)
-        if not os.path.isfile(words_file):
+        if word_list and not os.path.isfile(words_file):
             missing.append("%s (wamerican)" % words_file)
     if not TTS_BUNDLE:
         tools = [("espeak-ng", "espeak-ng"), ("flite", "flite"), ("sox", "sox"), ("soxi", "sox")]
@@ -106,10 +113,8 @@ def missing_prerequisites(sentences_given, festival, fortunes_dir=FORTUNES_DIR, 
 
 def fortune_sentences():
     out = []
-    base = FORTUNES_DIR
-    names = sorted(n for n in os.listdir(base) if "." not in n) if os.path.isdir(base) else []
-    for name in names:
-        path = os.path.join(base, name)
+    for name in fortune_files():
+        path = os.path.join(FORTUNES_DIR, name)
         with open(path, encoding="latin-1") as f:
             text = f.read()
         for entry in text.split("\n%\n"):
