@@ -52,6 +52,7 @@
 
 #include "gstvoxasr.h"
 #include "gstvoxinput.h"
+#include "gstvoxtextout.h"
 
 #include <gst/audio/audio.h>
 #include <math.h>
@@ -115,14 +116,7 @@ struct _GstVoxAsr
   gsize committed;              /* words already posted as final */
   gsize partial_len;
 
-  /* the text pad (NULL until requested) and its position */
-  GstPad *textpad;
-  gboolean text_started;        /* stream-start, caps, segment and tags sent */
-  GstClockTime base_pts;        /* buffer time of the recognizer's sample 0 */
-  gsize text_words;             /* words pushed on the text pad */
-  gsize text_final;             /* words covered by a final-transcript event */
-  GstClockTime text_pos;        /* buffer time up to which the text pad is covered */
-  gboolean text_gap;            /* a GAP went out since the start */
+  GstVoxTextOut text;           /* the text pad (requested or not) and its position */
   GstClockTime audio_end;       /* buffer time of the end of the last audio buffer */
   gchar *language;
 };
@@ -343,7 +337,7 @@ gst_vox_asr_start (GstBaseTransform * trans)
   self->base_time = GST_CLOCK_TIME_NONE;
   self->committed = self->partial_len = 0;
   text_reset (self);
-  self->text_started = FALSE;
+  self->text.started = FALSE;
   return TRUE;
 }
 
@@ -434,154 +428,32 @@ post_results (GstVoxAsr * self, gboolean flush)
 
 static gboolean gst_vox_asr_text_query (GstPad * pad, GstObject * parent, GstQuery * query);
 
-static GstPad *
-text_pad_ref (GstVoxAsr * self)
-{
-  GstPad *pad;
-
-  GST_OBJECT_LOCK (self);
-  pad = self->textpad ? gst_object_ref (self->textpad) : NULL;
-  GST_OBJECT_UNLOCK (self);
-  return pad;
-}
-
-/* The sticky events a text stream starts with: stream-start (in upstream's group), caps, the
- * audio's segment, the language tag. */
-static void
-text_start (GstVoxAsr * self, GstPad * pad)
-{
-  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
-  gchar *id = gst_pad_create_stream_id (pad, GST_ELEMENT (self), "text");
-  GstEvent *ev = gst_event_new_stream_start (id), *up;
-  guint group;
-
-  g_free (id);
-  up = gst_pad_get_sticky_event (trans->sinkpad, GST_EVENT_STREAM_START, 0);
-  if (up && gst_event_parse_group_id (up, &group))
-    gst_event_set_group_id (ev, group);
-  if (up)
-    gst_event_unref (up);
-  gst_pad_push_event (pad, ev);
-  GstCaps *caps = gst_caps_new_simple ("text/x-raw", "format", G_TYPE_STRING, "utf8", NULL);
-  gst_pad_push_event (pad, gst_event_new_caps (caps));
-  gst_caps_unref (caps);
-  gst_pad_push_event (pad, gst_event_new_segment (&trans->segment));
-  GstTagList *tags = gst_tag_list_new (GST_TAG_LANGUAGE_CODE, self->language, NULL);
-  gst_tag_list_set_scope (tags, GST_TAG_SCOPE_STREAM);
-  gst_pad_push_event (pad, gst_event_new_tag (tags));
-  self->text_started = TRUE;
-}
-
-static GstClockTime
-text_time (GstVoxAsr * self, double seconds)
-{
-  return self->base_pts + (GstClockTime) (seconds * GST_SECOND);
-}
-
-/* Pushes the words no later audio can change, then a GAP up to where the next such word can
- * start (the first unstable word, else the decoded end; `until` at EOS). */
 static GstFlowReturn
 text_update (GstVoxAsr * self, GstClockTime until)
 {
-  GstPad *pad = text_pad_ref (self);
-  GstFlowReturn ret = GST_FLOW_OK;
-  vox_transcript t;
-
-  if (!pad || !GST_CLOCK_TIME_IS_VALID (self->base_pts))
-    goto out;
-  if (!self->text_started)
-    text_start (self, pad);
-  vox_asr_stream_result (self->stream, &t);
-  gsize upto = MAX (t.n_stable_words, self->committed);
-  upto = MIN (upto, t.n_words);
-  for (; self->text_words < upto && ret == GST_FLOW_OK; self->text_words++) {
-    const vox_word *w = &t.words[self->text_words];
-    GstClockTime s = MAX (text_time (self, w->start_s), self->text_pos);
-    GstClockTime e = MAX (text_time (self, w->end_s), s);
-    GstBuffer *b = gst_buffer_new_memdup (w->text, strlen (w->text));
-    GST_BUFFER_PTS (b) = s;
-    GST_BUFFER_DURATION (b) = e - s;
-    ret = gst_pad_push (pad, b);
-    self->text_pos = e;
-  }
-  if (ret == GST_FLOW_OK && self->committed > self->text_final) {
-    self->text_final = self->committed;
-    gst_pad_push_event (pad, gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
-            gst_structure_new_empty ("rstranscribe/final-transcript")));
-  }
-  GstClockTime safe = GST_CLOCK_TIME_IS_VALID (until) ? until
-      : text_time (self, upto < t.n_words ? t.words[upto].start_s : t.duration_s);
-  if (ret == GST_FLOW_OK && (safe > self->text_pos || !self->text_gap)) {
-    GstClockTime from = self->text_pos;
-    self->text_pos = MAX (safe, from);
-    self->text_gap = TRUE;      /* the first one, even empty, lets the text sink preroll */
-    gst_pad_push_event (pad, gst_event_new_gap (from, self->text_pos - from));
-  }
-out:
-  if (pad)
-    gst_object_unref (pad);
-  /* an unlinked or flushing text branch must not stop the audio */
-  return ret == GST_FLOW_NOT_LINKED || ret == GST_FLOW_FLUSHING || ret == GST_FLOW_EOS ? GST_FLOW_OK : ret;
-}
-
-/* Sends a copy of a serialized or flush event from the sink pad on the text pad too. */
-static void
-text_forward (GstVoxAsr * self, GstEvent * event)
-{
-  GstPad *pad = text_pad_ref (self);
-
-  if (pad) {
-    gst_pad_push_event (pad, gst_event_ref (event));
-    gst_object_unref (pad);
-  }
+  return gst_vox_text_out_update (&self->text, GST_BASE_TRANSFORM (self), self->stream, self->committed,
+      self->language, until);
 }
 
 static void
 text_reset (GstVoxAsr * self)
 {
-  self->base_pts = GST_CLOCK_TIME_NONE;
-  self->text_words = self->text_final = 0;
-  self->text_pos = self->audio_end = 0;
-  self->text_gap = FALSE;
+  gst_vox_text_out_reset (&self->text);
+  self->audio_end = 0;
 }
 
 static GstPad *
 gst_vox_asr_request_new_pad (GstElement * element, GstPadTemplate * templ, const gchar * name,
     const GstCaps * caps)
 {
-  GstVoxAsr *self = GST_VOX_ASR (element);
-  GstPad *pad;
-
-  GST_OBJECT_LOCK (self);
-  if (self->textpad) {
-    GST_OBJECT_UNLOCK (self);
-    GST_WARNING_OBJECT (self, "voxasr has one text pad, already requested");
-    return NULL;
-  }
-  pad = gst_pad_new_from_template (templ, "text");
-  gst_pad_use_fixed_caps (pad);
-  gst_pad_set_query_function (pad, GST_DEBUG_FUNCPTR (gst_vox_asr_text_query));
-  self->textpad = pad;
-  self->text_started = FALSE;
-  gboolean running = GST_STATE (element) >= GST_STATE_PAUSED;
-  GST_OBJECT_UNLOCK (self);
-  if (running)
-    gst_pad_set_active (pad, TRUE);
-  gst_element_add_pad (element, pad);
-  return pad;
+  return gst_vox_text_out_request (&GST_VOX_ASR (element)->text, element, templ,
+      GST_DEBUG_FUNCPTR (gst_vox_asr_text_query));
 }
 
 static void
 gst_vox_asr_release_pad (GstElement * element, GstPad * pad)
 {
-  GstVoxAsr *self = GST_VOX_ASR (element);
-
-  GST_OBJECT_LOCK (self);
-  if (pad == self->textpad)
-    self->textpad = NULL;
-  GST_OBJECT_UNLOCK (self);
-  gst_pad_set_active (pad, FALSE);
-  gst_element_remove_pad (element, pad);
+  gst_vox_text_out_release (&GST_VOX_ASR (element)->text, element, pad);
 }
 
 /* Words posted as final (and pushed on the text pad, if there is one) are not needed any more: the
@@ -589,17 +461,14 @@ gst_vox_asr_release_pad (GstElement * element, GstPad * pad)
 static void
 forget_delivered (GstVoxAsr * self)
 {
-  GstPad *pad = text_pad_ref (self);
-  gsize n = pad ? MIN (self->committed, self->text_words) : self->committed;
+  gsize n = gst_vox_text_out_has_pad (&self->text, GST_ELEMENT (self))
+      ? MIN (self->committed, self->text.words) : self->committed;
 
-  if (pad)
-    gst_object_unref (pad);
   if (!n)
     return;
   gsize gone = vox_asr_stream_forget_words (self->stream, n);
   self->committed -= gone;
-  self->text_words -= MIN (gone, self->text_words);
-  self->text_final -= MIN (gone, self->text_final);
+  gst_vox_text_out_forget (&self->text, gone);
 }
 
 static GstFlowReturn
@@ -616,7 +485,7 @@ gst_vox_asr_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
         ? gst_segment_to_stream_time (&trans->segment, GST_FORMAT_TIME, pts) : 0;
     if (!GST_CLOCK_TIME_IS_VALID (self->base_time))
       self->base_time = 0;
-    self->base_pts = GST_CLOCK_TIME_IS_VALID (pts) ? pts : 0;
+    self->text.base_pts = GST_CLOCK_TIME_IS_VALID (pts) ? pts : 0;
   }
   if (GST_BUFFER_PTS_IS_VALID (buf) && GST_BUFFER_DURATION_IS_VALID (buf))
     self->audio_end = GST_BUFFER_PTS (buf) + GST_BUFFER_DURATION (buf);
@@ -651,9 +520,9 @@ gst_vox_asr_sink_event (GstBaseTransform * trans, GstEvent * event)
         post_results (self, TRUE);
         vox_transcript t;
         vox_asr_stream_result (self->stream, &t);
-        text_update (self, MAX (self->audio_end, text_time (self, t.duration_s)));
+        text_update (self, MAX (self->audio_end, gst_vox_text_out_time (&self->text, t.duration_s)));
       }
-      text_forward (self, event);
+      gst_vox_text_out_forward (&self->text, GST_ELEMENT (self), event);
       break;
     case GST_EVENT_FLUSH_STOP:
       if (self->stream) {
@@ -663,14 +532,14 @@ gst_vox_asr_sink_event (GstBaseTransform * trans, GstEvent * event)
       self->base_time = GST_CLOCK_TIME_NONE;
       self->committed = self->partial_len = 0;
       text_reset (self);
-      text_forward (self, event);
+      gst_vox_text_out_forward (&self->text, GST_ELEMENT (self), event);
       break;
     case GST_EVENT_FLUSH_START:
-      text_forward (self, event);
+      gst_vox_text_out_forward (&self->text, GST_ELEMENT (self), event);
       break;
     case GST_EVENT_SEGMENT:
-      if (self->text_started)
-        text_forward (self, event);
+      if (self->text.started)
+        gst_vox_text_out_forward (&self->text, GST_ELEMENT (self), event);
       break;
     default:
       break;

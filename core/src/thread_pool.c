@@ -3,12 +3,17 @@
 #include "conv_kernels.h"
 
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Parallel loops come every few microseconds while streaming (three per stage, ~150 per chunk):
  * a condition-variable wake-up per loop made 2 threads 4-5x slower than one. Both sides first
- * spin for about POOL_SPIN pause instructions (tens of microseconds) on the atomics, then block. */
+ * spin for about POOL_SPIN pause instructions (tens of microseconds) on the atomics, then block.
+ * While the other side spins, a loop's hand-over is lock-free: the mutex and condition variables
+ * are touched only when a counter says somebody sleeps (a lock and a signal per loop cost the
+ * streamed default model 2 threads 10 % of its chunk time). */
 #define POOL_SPIN 20000
 
 struct vox_pool {
@@ -16,11 +21,14 @@ struct vox_pool {
   pthread_t *threads;
   pthread_mutex_t lock;
   pthread_cond_t start, done;
-  vox_pool_fn fn;
+  vox_pool_fn fn; /* written before generation's increment, read after it is seen */
   void *ctx;
-  atomic_uint generation; /* written under lock, after fn and ctx */
-  atomic_int pending;
+  atomic_uint generation;
   atomic_int quit;
+  atomic_int sleeping_workers; /* workers in (or about to enter) the wait on start */
+  atomic_int caller_sleeps;    /* the caller of vox__pool_run waits on done */
+  /* the one field both sides write on every loop, on a cache line of its own */
+  alignas(64) atomic_int pending;
 };
 
 static inline void cpu_relax(void) {
@@ -34,6 +42,25 @@ typedef struct worker_arg {
   int index;
 } worker_arg;
 
+/* The generation after `seen`, spinning and then sleeping until it comes; seen itself on quit.
+ * The counters are seq_cst: a waker that reads no sleeper comes after a sleeper's increment in the
+ * total order, so that sleeper's re-check under the lock reads the new value. */
+static unsigned next_generation(vox_pool *p, unsigned seen) {
+  unsigned g;
+  for (int i = 0; i < POOL_SPIN; i++) {
+    if ((g = atomic_load(&p->generation)) != seen || atomic_load_explicit(&p->quit, memory_order_relaxed))
+      return g;
+    cpu_relax();
+  }
+  pthread_mutex_lock(&p->lock);
+  atomic_fetch_add(&p->sleeping_workers, 1);
+  while (!atomic_load(&p->quit) && (g = atomic_load(&p->generation)) == seen)
+    pthread_cond_wait(&p->start, &p->lock);
+  atomic_fetch_sub(&p->sleeping_workers, 1);
+  pthread_mutex_unlock(&p->lock);
+  return atomic_load(&p->generation);
+}
+
 static void *worker(void *arg) {
   worker_arg *wa = arg;
   vox_pool *p = wa->pool;
@@ -41,23 +68,11 @@ static void *worker(void *arg) {
   free(wa);
   unsigned seen = 0;
   for (;;) {
-    for (int i = 0; i < POOL_SPIN && atomic_load_explicit(&p->generation, memory_order_acquire) == seen &&
-                    !atomic_load_explicit(&p->quit, memory_order_relaxed);
-         i++)
-      cpu_relax();
-    pthread_mutex_lock(&p->lock);
-    while (!atomic_load(&p->quit) && atomic_load(&p->generation) == seen)
-      pthread_cond_wait(&p->start, &p->lock);
-    if (atomic_load(&p->quit)) {
-      pthread_mutex_unlock(&p->lock);
+    seen = next_generation(p, seen);
+    if (atomic_load(&p->quit))
       return NULL;
-    }
-    seen = atomic_load(&p->generation);
-    vox_pool_fn fn = p->fn;
-    void *ctx = p->ctx;
-    pthread_mutex_unlock(&p->lock);
-    fn(ctx, index, p->n);
-    if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+    p->fn(p->ctx, index, p->n);
+    if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_sleeps)) {
       pthread_mutex_lock(&p->lock);
       pthread_cond_signal(&p->done);
       pthread_mutex_unlock(&p->lock);
@@ -66,9 +81,10 @@ static void *worker(void *arg) {
 }
 
 vox_pool *vox__pool_new(int threads) {
-  vox_pool *p = calloc(1, sizeof *p);
+  vox_pool *p = aligned_alloc(alignof(vox_pool), sizeof *p); /* sizeof is a multiple of the alignment */
   if (!p)
     return NULL;
+  memset(p, 0, sizeof *p);
   p->n = threads < 1 ? 1 : threads;
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->start, NULL);
@@ -115,20 +131,24 @@ void vox__pool_run(vox_pool *p, vox_pool_fn fn, void *ctx) {
     fn(ctx, 0, 1);
     return;
   }
-  pthread_mutex_lock(&p->lock);
   p->fn = fn;
   p->ctx = ctx;
   atomic_store(&p->pending, p->n - 1);
-  atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
-  pthread_cond_broadcast(&p->start);
-  pthread_mutex_unlock(&p->lock);
+  atomic_fetch_add(&p->generation, 1);
+  if (atomic_load(&p->sleeping_workers)) {
+    pthread_mutex_lock(&p->lock);
+    pthread_cond_broadcast(&p->start);
+    pthread_mutex_unlock(&p->lock);
+  }
   fn(ctx, 0, p->n);
-  for (int i = 0; i < POOL_SPIN && atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++)
+  for (int i = 0; i < POOL_SPIN && atomic_load(&p->pending) > 0; i++)
     cpu_relax();
   if (atomic_load(&p->pending) > 0) {
     pthread_mutex_lock(&p->lock);
+    atomic_store(&p->caller_sleeps, 1);
     while (atomic_load(&p->pending) > 0)
       pthread_cond_wait(&p->done, &p->lock);
+    atomic_store(&p->caller_sleeps, 0);
     pthread_mutex_unlock(&p->lock);
   }
 }
