@@ -68,7 +68,9 @@ for arch, norm in ARCHS:
         outs = {}
         big = arch in ("5x5", "15x5")
         for threads in (1, 2):
-            for chunk in (((16, 100000) if big else (1, 2, 7, 16, 50, 100000)) if threads == 1 else (100000, 7)):
+            # "7,300,3": a stream that grows its buffers mid-stream (past its first 64-frame pieces)
+            for chunk in (((16, "7,300,3", 100000) if big else (1, 2, 7, 16, 50, "7,300,3", 100000)) if threads == 1
+                          else (100000, 7)):
                 out = os.path.join(d, "out.f32")
                 T.run([T.TOOL, "logits", path, inp, out, str(threads), str(chunk)])
                 outs[(threads, chunk)] = T.read_f32(out).reshape(-1, ref.shape[1])
@@ -97,7 +99,7 @@ for arch, norm in ARCHS:
             if key == (1, 100000):
                 continue
             sd = float(np.abs(o - whole).max()) if o.shape == whole.shape else float("inf")
-            T.check(sd <= 1e-4, "%s / %s: threads %d, chunks of %d frames: max diff to whole input %.1e <= 1e-4"
+            T.check(sd <= 1e-4, "%s / %s: threads %d, chunks of %s frames: max diff to whole input %.1e <= 1e-4"
                     % (arch, name, key[0], key[1], sd))
         if name != inputs[0][0]:
             continue

@@ -125,20 +125,26 @@ static int cmd_features(int argc, char **argv) {
   return 0;
 }
 
-/* Model log-probs for raw features [nfeat][T]: fed CHUNK frames at a time. */
-static int run_model(vox_model *m, const float *feats, size_t stride, size_t T, size_t chunk, FILE *o) {
+/* Model log-probs for raw features [nfeat][T]: fed chunks[0], chunks[1], ... frames at a time
+ * (cycling through the n_chunks sizes). */
+static int run_model(vox_model *m, const float *feats, size_t stride, size_t T, const size_t *chunks, int n_chunks,
+                     FILE *o) {
   vox_error err = {0};
   const vox_model_info *info = vox_model_get_info(m);
   vox_model_stream *s;
   if (vox_model_stream_new(m, &s, &err))
     return fail(&err);
   int nf = info->input_channels, C = info->output_channels;
+  size_t chunk = 0;
+  for (int i = 0; i < n_chunks; i++)
+    chunk = chunks[i] > chunk ? chunks[i] : chunk;
   float *in = malloc(sizeof(float) * (size_t)nf * chunk);
   size_t cap = vox_model_stream_max_output(s, chunk);
   float *out = malloc(sizeof(float) * (size_t)C * cap);
   float *row = malloc(sizeof(float) * (size_t)C);
-  for (size_t t0 = 0;; t0 += chunk) {
-    size_t k = t0 >= T ? 0 : (T - t0 < chunk ? T - t0 : chunk);
+  for (size_t t0 = 0, call = 0;; t0 += chunks[call++ % (size_t)n_chunks]) {
+    size_t step = chunks[call % (size_t)n_chunks];
+    size_t k = t0 >= T ? 0 : (T - t0 < step ? T - t0 : step);
     int final = t0 + k >= T;
     for (int c = 0; c < nf; c++)
       memcpy(in + (size_t)c * chunk, feats + (size_t)c * stride + t0, k * sizeof(float));
@@ -160,13 +166,32 @@ static int run_model(vox_model *m, const float *feats, size_t stride, size_t T, 
   return 0;
 }
 
+/* "7,300,3" -> {7, 300, 3}; 0 on a bad list. */
+static int parse_chunks(const char *arg, size_t *chunks, int max) {
+  int n = 0;
+  for (const char *p = arg; *p && n < max;) {
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (end == p || v <= 0)
+      return 0;
+    chunks[n++] = (size_t)v;
+    p = *end == ',' ? end + 1 : end;
+    if (*end && *end != ',')
+      return 0;
+  }
+  return n;
+}
+
 static int cmd_logits(int argc, char **argv) {
   if (argc < 7)
     return 2;
   vox_error err = {0};
   vox_model_params p = vox_model_default_params();
   p.threads = atoi(argv[5]);
-  size_t chunk = (size_t)atol(argv[6]);
+  size_t chunks[16];
+  int n_chunks = parse_chunks(argv[6], chunks, 16);
+  if (!n_chunks)
+    return 2;
   vox_model *m;
   if (vox_model_load(argv[2], &p, &m, &err))
     return fail(&err);
@@ -200,7 +225,7 @@ static int cmd_logits(int argc, char **argv) {
     vox_features_normalize(feats, cap, nm, nf, info->features.fixed_mean, inv);
   }
   FILE *o = fopen(argv[4], "wb");
-  int rc = run_model(m, feats, cap, nf, chunk, o);
+  int rc = run_model(m, feats, cap, nf, chunks, n_chunks, o);
   fclose(o);
   vox_features_free(f);
   free(feats);
@@ -220,7 +245,9 @@ static int cmd_encoder_stream(int argc, char **argv) {
   float *feats = read_f32(argv[3], &n);
   size_t nfeat = (size_t)atol(argv[4]), T = n / nfeat;
   FILE *o = fopen(argv[5], "wb");
-  int rc = run_model(m, feats, T, T, (size_t)atol(argv[6]), o);
+  size_t chunks[16];
+  int n_chunks = parse_chunks(argv[6], chunks, 16);
+  int rc = n_chunks ? run_model(m, feats, T, T, chunks, n_chunks, o) : 2;
   fclose(o);
   free(feats);
   vox_model_free(m);
