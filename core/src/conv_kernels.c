@@ -421,57 +421,72 @@ static tile_fn *const tile_fns[ISA_COUNT][3] = {TILE_ROW(sse2), TILE_ROW(sse2), 
 #endif
 
 #ifdef VOX_X86_VARIANTS
-/* AVX-512 tiles span two weight blocks (32 rows) in 512-bit vectors: 12 accumulators, 2 weight
- * vectors and 6 broadcasts per 12 multiply-adds of 16 lanes. The 16-row tiles above, built for
+/* AVX-512 tiles span two weight blocks (32 rows) in 512-bit vectors: 16 accumulators, 2 weight
+ * vectors and 8 broadcasts per 16 multiply-adds of 16 lanes. The 16-row tiles above, built for
  * AVX-512 too, still do 8 lanes at a time, half of what a CPU with full-width AVX-512 units does
  * per cycle (QuartzNet 15x5 reached 105-114 GFLOP/s of 280 on such a CPU, 0.88-0.97x ONNX
  * Runtime's speed). Same order of operations per output as tile_product: one multiply-add per
  * term, k ascending, so results are bit-identical whichever tile computes them. */
 
-/* a0 / a1[t][m]: rows m of the weight block at wb and of the next one, nt columns of x. */
+/* AVX-512 panels are tiled PAIR_NT columns wide (the AVX2 tiles' 6 until session 14): two weight
+ * blocks x 8 columns make 16 accumulators of the 32 registers, and an 8-frame streaming product
+ * (160 ms chunks) one pass over the weights instead of a 6-wide and a 2-wide one: default model
+ * 0.26-0.27 -> 0.19 ms per 160 ms chunk, whole input 2-8 % faster. */
+#define PAIR_NT 8
+
+/* a0 / a1[t][m]: rows m of the weight block at wb and (nblk = 2) of the next one, nt columns of x. */
 static inline __attribute__((always_inline)) void tile_pair_product(const float *restrict wb, int K, const float *x,
-                                                                    int nt, float a0[][VOX_SMALL_MB],
+                                                                    int nt, int nblk, float a0[][VOX_SMALL_MB],
                                                                     float a1[][VOX_SMALL_MB], int fetch) {
   const float *restrict wb1 = wb + (size_t)K * VOX_SMALL_MB;
-  v16f acc[TILE_NT][2] = {{{0}}};
+  v16f acc[PAIR_NT][2] = {{{0}}};
   for (int k = 0; k < K; k++) {
     if (fetch) {
       __builtin_prefetch(wb + (size_t)(k + FETCH_AHEAD) * VOX_SMALL_MB);
-      __builtin_prefetch(wb1 + (size_t)(k + FETCH_AHEAD) * VOX_SMALL_MB);
+      if (nblk == 2)
+        __builtin_prefetch(wb1 + (size_t)(k + FETCH_AHEAD) * VOX_SMALL_MB);
     }
     const v16f w0 = *(const v16f_mem *)(wb + (size_t)k * VOX_SMALL_MB);
-    const v16f w1 = *(const v16f_mem *)(wb1 + (size_t)k * VOX_SMALL_MB);
+    const v16f w1 = nblk == 2 ? (v16f) * (const v16f_mem *)(wb1 + (size_t)k * VOX_SMALL_MB) : w0;
     const float *xk = x + (size_t)k * (size_t)nt;
 #pragma GCC unroll 8
     for (int t = 0; t < nt; t++) {
       const float xs = xk[t];
       const v16f v = V16_SPLAT(xs);
       acc[t][0] += w0 * v;
-      acc[t][1] += w1 * v;
+      if (nblk == 2)
+        acc[t][1] += w1 * v;
     }
   }
 #pragma GCC unroll 8
   for (int t = 0; t < nt; t++) {
     *(v16f_mem *)a0[t] = acc[t][0];
-    *(v16f_mem *)a1[t] = acc[t][1];
+    if (nblk == 2)
+      *(v16f_mem *)a1[t] = acc[t][1];
   }
 }
 
-#define TILE_PAIR_FN(nt)                                                                              \
-  VOX_AT_AVX512 __attribute__((noinline)) static void tile_pair##nt(const float *wb, int K, const float *x, \
-                                                                   float a0[][VOX_SMALL_MB],           \
-                                                                   float a1[][VOX_SMALL_MB], int fetch) { \
+#define TILE_PAIR_FN(nt, nblk)                                                                        \
+  VOX_AT_AVX512 __attribute__((noinline)) static void tile_pair##nt##_##nblk(                         \
+      const float *wb, int K, const float *x, float a0[][VOX_SMALL_MB], float a1[][VOX_SMALL_MB], int fetch) { \
     if (fetch)                                                                                        \
-      tile_pair_product(wb, K, x, nt, a0, a1, 1);                                                     \
+      tile_pair_product(wb, K, x, nt, nblk, a0, a1, 1);                                               \
     else                                                                                              \
-      tile_pair_product(wb, K, x, nt, a0, a1, 0);                                                     \
+      tile_pair_product(wb, K, x, nt, nblk, a0, a1, 0);                                               \
   }
-TILE_PAIR_FN(2)
-TILE_PAIR_FN(4)
-TILE_PAIR_FN(6)
+TILE_PAIR_FN(2, 1)
+TILE_PAIR_FN(4, 1)
+TILE_PAIR_FN(6, 1)
+TILE_PAIR_FN(8, 1)
+TILE_PAIR_FN(2, 2)
+TILE_PAIR_FN(4, 2)
+TILE_PAIR_FN(6, 2)
+TILE_PAIR_FN(8, 2)
 typedef void tile_pair_fn(const float *wb, int K, const float *x, float a0[][VOX_SMALL_MB], float a1[][VOX_SMALL_MB],
                           int fetch);
-static tile_pair_fn *const tile_pair_fns[3] = {tile_pair2, tile_pair4, tile_pair6};
+/* [blocks - 1][nt / 2 - 1] */
+static tile_pair_fn *const tile_pair_fns[2][4] = {{tile_pair2_1, tile_pair4_1, tile_pair6_1, tile_pair8_1},
+                                                  {tile_pair2_2, tile_pair4_2, tile_pair6_2, tile_pair8_2}};
 #endif
 
 typedef int v8i __attribute__((vector_size(32)));
@@ -599,6 +614,56 @@ static inline __attribute__((always_inline)) void pack_last(float *dst, const fl
     dst[t] = 0.0f;
 }
 
+#ifdef VOX_X86_VARIANTS
+/* panel_gemm_body for AVX-512: PAIR_NT-wide tiles (the last one 2, 4, 6 or 8 wide, zero-padded) over
+ * pairs of weight blocks (one block for an odd last one). */
+static inline __attribute__((always_inline)) void panel_pairs(const float *WB, int K, const float *in,
+                                                              size_t in_stride, size_t n, int m0, int m1, float *out,
+                                                              size_t out_stride, const vox_epilogue *ep, float *pack) {
+  for (size_t c0 = 0; c0 < n; c0 += VOX_PANEL_N) {
+    const size_t nc = n - c0 < VOX_PANEL_N ? n - c0 : VOX_PANEL_N, full = (nc - 1) / PAIR_NT;
+    const size_t last_w = nc - full * PAIR_NT, last_nt = (last_w + 1) / 2 * 2;
+    float *last = pack + full * (size_t)K * PAIR_NT;
+    for (int k = 0; k < K; k++) {
+      const float *src = in + (size_t)k * in_stride + c0;
+      for (size_t tl = 0; tl < full; tl++)
+        *(v8f_mem *)(pack + (tl * (size_t)K + (size_t)k) * PAIR_NT) = *(const v8f_mem *)(src + tl * PAIR_NT);
+      if (last_w == 4) /* an 80 ms chunk's only tile: one vector per row */
+        *(v4f_mem *)(last + (size_t)k * 4) = *(const v4f_mem *)(src + full * PAIR_NT);
+      else if (last_w == 8)
+        *(v8f_mem *)(last + (size_t)k * 8) = *(const v8f_mem *)(src + full * PAIR_NT);
+      else
+        pack_last(last + (size_t)k * last_nt, src + full * PAIR_NT, last_w, last_nt);
+    }
+    for (int mb = m0; mb < m1;) {
+      const int nblk = mb + VOX_SMALL_MB < m1 ? 2 : 1, mb1 = mb + VOX_SMALL_MB;
+      const int bw = m1 - mb < VOX_SMALL_MB ? m1 - mb : VOX_SMALL_MB, bw1 = m1 - mb1 < VOX_SMALL_MB ? m1 - mb1 : VOX_SMALL_MB;
+      const float *wb = WB + (size_t)(mb / VOX_SMALL_MB) * (size_t)K * VOX_SMALL_MB;
+      float *y = out + (size_t)mb * out_stride, *y1 = out + (size_t)mb1 * out_stride;
+      float a0[PAIR_NT][VOX_SMALL_MB], a1[PAIR_NT][VOX_SMALL_MB];
+      tile_pair_fn *const full_fn = tile_pair_fns[nblk - 1][PAIR_NT / 2 - 1];
+      for (size_t tl = 0; tl < full; tl++) {
+        const size_t t0 = c0 + tl * PAIR_NT;
+        full_fn(wb, K, pack + tl * (size_t)K * PAIR_NT, a0, a1, tl == 0);
+        tile_store_vec(a0, PAIR_NT, bw, ep, mb, y, out_stride, t0);
+        if (nblk == 2)
+          tile_store_vec(a1, PAIR_NT, bw1, ep, mb1, y1, out_stride, t0);
+      }
+      tile_pair_fns[nblk - 1][last_nt / 2 - 1](wb, K, last, a0, a1, full == 0);
+      const size_t t0 = c0 + full * PAIR_NT;
+      for (int b = 0; b < nblk; b++) {
+        float(*a)[VOX_SMALL_MB] = b ? a1 : a0;
+        if (last_w == 4 || last_w == 8)
+          tile_store_vec(a, (int)last_w, b ? bw1 : bw, ep, b ? mb1 : mb, b ? y1 : y, out_stride, t0);
+        else
+          tile_store(a, b ? bw1 : bw, last_w, ep, b ? mb1 : mb, b ? y1 : y, out_stride, t0);
+      }
+      mb += nblk * VOX_SMALL_MB;
+    }
+  }
+}
+#endif
+
 /* The product over the blocked weights. The input is copied VOX_PANEL_N columns at a time into
  * TILE_NT-wide tiles (k-major, contiguous; the last one 2, 4 or 6 wide, zero-padded): read in
  * place, a tile took 24 bytes from each of K rows a piece apart, K cache lines that with the weight
@@ -609,6 +674,12 @@ static inline __attribute__((always_inline)) void panel_gemm_body(const float *W
                                                                   size_t in_stride, size_t n, int m0, int m1,
                                                                   float *out, size_t out_stride,
                                                                   const vox_epilogue *ep, float *pack, int level) {
+#ifdef VOX_X86_VARIANTS
+  if (level == ISA_AVX512) {
+    panel_pairs(WB, K, in, in_stride, n, m0, m1, out, out_stride, ep, pack);
+    return;
+  }
+#endif
   const int vec = level != ISA_SSE2;
   tile_fn *const tile6 = tile_fns[level][2], *const tile_last[3] = {tile_fns[level][0], tile_fns[level][1], tile6};
   for (size_t c0 = 0; c0 < n; c0 += VOX_PANEL_N) {
@@ -630,24 +701,6 @@ static inline __attribute__((always_inline)) void panel_gemm_body(const float *W
       const float *wb = WB + (size_t)(mb / VOX_SMALL_MB) * (size_t)K * VOX_SMALL_MB;
       float *y = out + (size_t)mb * out_stride;
       float a[TILE_NT][VOX_SMALL_MB];
-#ifdef VOX_X86_VARIANTS
-      if (level == ISA_AVX512 && mb + VOX_SMALL_MB < m1) { /* this block and the next in one tile */
-        const int mb1 = mb + VOX_SMALL_MB, bw1 = m1 - mb1 < VOX_SMALL_MB ? m1 - mb1 : VOX_SMALL_MB;
-        float *y1 = out + (size_t)mb1 * out_stride;
-        float a1[TILE_NT][VOX_SMALL_MB];
-        for (size_t tl = 0; tl < full; tl++) {
-          const size_t t0 = c0 + tl * TILE_NT;
-          tile_pair6(wb, K, pack + tl * (size_t)K * TILE_NT, a, a1, tl == 0);
-          tile_store_full(a, bw, ep, mb, y, out_stride, t0, n, vec);
-          tile_store_full(a1, bw1, ep, mb1, y1, out_stride, t0, n, vec);
-        }
-        tile_pair_fns[last_nt / 2 - 1](wb, K, last, a, a1, full == 0);
-        tile_store_last(a, last_w, bw, ep, mb, y, out_stride, c0 + full * TILE_NT, vec);
-        tile_store_last(a1, last_w, bw1, ep, mb1, y1, out_stride, c0 + full * TILE_NT, vec);
-        mb = mb1;
-        continue;
-      }
-#endif
       for (size_t tl = 0; tl < full; tl++) {
         const size_t t0 = c0 + tl * TILE_NT;
         tile6(wb, K, pack + tl * (size_t)K * TILE_NT, a, tl == 0);
