@@ -484,6 +484,37 @@ TILE_PAIR_FN(6, 2)
 TILE_PAIR_FN(8, 2)
 typedef void tile_pair_fn(const float *wb, int K, const float *x, float a0[][VOX_SMALL_MB], float a1[][VOX_SMALL_MB],
                           int fetch);
+/* Four weight blocks x 4 columns, an 80 ms chunk's product per stage: 16 accumulators and four
+ * weight streams in flight instead of two (the weights come from L3 once per chunk): default model
+ * 0.131-0.135 -> 0.126-0.127 ms per 80 ms chunk (3 alternating runs). */
+VOX_AT_AVX512 __attribute__((noinline)) static void tile_quad4(const float *restrict wb, int K, const float *x,
+                                                              float a[4][4][VOX_SMALL_MB]) {
+  const size_t blk = (size_t)K * VOX_SMALL_MB;
+  v16f acc[4][4] = {{{0}}};
+  for (int k = 0; k < K; k++) {
+    v16f w[4];
+#pragma GCC unroll 4
+    for (int b = 0; b < 4; b++) {
+      __builtin_prefetch(wb + b * blk + (size_t)(k + FETCH_AHEAD) * VOX_SMALL_MB);
+      w[b] = *(const v16f_mem *)(wb + b * blk + (size_t)k * VOX_SMALL_MB);
+    }
+    const float *xk = x + (size_t)k * 4;
+#pragma GCC unroll 4
+    for (int t = 0; t < 4; t++) {
+      const float xs = xk[t];
+      const v16f v = V16_SPLAT(xs);
+#pragma GCC unroll 4
+      for (int b = 0; b < 4; b++)
+        acc[b][t] += w[b] * v;
+    }
+  }
+#pragma GCC unroll 4
+  for (int b = 0; b < 4; b++)
+#pragma GCC unroll 4
+    for (int t = 0; t < 4; t++)
+      *(v16f_mem *)a[b][t] = acc[b][t];
+}
+
 /* [blocks - 1][nt / 2 - 1] */
 static tile_pair_fn *const tile_pair_fns[2][4] = {{tile_pair2_1, tile_pair4_1, tile_pair6_1, tile_pair8_1},
                                                   {tile_pair2_2, tile_pair4_2, tile_pair6_2, tile_pair8_2}};
@@ -636,6 +667,16 @@ static inline __attribute__((always_inline)) void panel_pairs(const float *WB, i
         pack_last(last + (size_t)k * last_nt, src + full * PAIR_NT, last_w, last_nt);
     }
     for (int mb = m0; mb < m1;) {
+      if (!full && last_w == 4 && mb + 4 * VOX_SMALL_MB <= m1) { /* 4 frames: four blocks at a time */
+        float aq[4][4][VOX_SMALL_MB];
+        tile_quad4(WB + (size_t)(mb / VOX_SMALL_MB) * (size_t)K * VOX_SMALL_MB, K, last, aq);
+        for (int b = 0; b < 4; b++) {
+          const int mq = mb + b * VOX_SMALL_MB;
+          tile_store_vec(aq[b], 4, VOX_SMALL_MB, ep, mq, out + (size_t)mq * out_stride, out_stride, c0);
+        }
+        mb += 4 * VOX_SMALL_MB;
+        continue;
+      }
       const int nblk = mb + VOX_SMALL_MB < m1 ? 2 : 1, mb1 = mb + VOX_SMALL_MB;
       const int bw = m1 - mb < VOX_SMALL_MB ? m1 - mb : VOX_SMALL_MB, bw1 = m1 - mb1 < VOX_SMALL_MB ? m1 - mb1 : VOX_SMALL_MB;
       const float *wb = WB + (size_t)(mb / VOX_SMALL_MB) * (size_t)K * VOX_SMALL_MB;
