@@ -678,7 +678,8 @@ static inline __attribute__((always_inline)) void panel_pairs(const float *WB, i
         continue;
       }
       const int nblk = mb + VOX_SMALL_MB < m1 ? 2 : 1, mb1 = mb + VOX_SMALL_MB;
-      const int bw = m1 - mb < VOX_SMALL_MB ? m1 - mb : VOX_SMALL_MB, bw1 = m1 - mb1 < VOX_SMALL_MB ? m1 - mb1 : VOX_SMALL_MB;
+      const int bw = m1 - mb < VOX_SMALL_MB ? m1 - mb : VOX_SMALL_MB;
+      const int bw1 = m1 - mb1 < VOX_SMALL_MB ? m1 - mb1 : VOX_SMALL_MB;
       const float *wb = WB + (size_t)(mb / VOX_SMALL_MB) * (size_t)K * VOX_SMALL_MB;
       float *y = out + (size_t)mb * out_stride, *y1 = out + (size_t)mb1 * out_stride;
       float a0[PAIR_NT][VOX_SMALL_MB], a1[PAIR_NT][VOX_SMALL_MB];
