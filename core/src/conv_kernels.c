@@ -645,6 +645,30 @@ static inline __attribute__((always_inline)) void pack_last(float *dst, const fl
     dst[t] = 0.0f;
 }
 
+/* Copies the panel of columns [c0, c0 + VOX_PANEL_N) of n into tiles of tile_nt columns, k-major and
+ * contiguous, the last one *last_nt = 2, 4, ... wide (zero-padded past *last_w); returns it. */
+static inline __attribute__((always_inline)) float *pack_panel(float *pack, const float *in, size_t in_stride,
+                                                               size_t c0, size_t n, int K, size_t tile_nt,
+                                                               size_t *full_ret, size_t *last_w_ret,
+                                                               size_t *last_nt_ret) {
+  const size_t nc = n - c0 < VOX_PANEL_N ? n - c0 : VOX_PANEL_N, full = (nc - 1) / tile_nt;
+  const size_t last_w = nc - full * tile_nt, last_nt = (last_w + 1) / 2 * 2;
+  float *last = pack + full * (size_t)K * tile_nt;
+  for (int k = 0; k < K; k++) {
+    const float *src = in + (size_t)k * in_stride + c0;
+    for (size_t tl = 0; tl < full; tl++)
+      memcpy(pack + (tl * (size_t)K + (size_t)k) * tile_nt, src + tl * tile_nt, tile_nt * sizeof(float));
+    if (last_w == 4) /* a streaming chunk's (only) tile, most often: one vector per row */
+      *(v4f_mem *)(last + (size_t)k * 4) = *(const v4f_mem *)(src + full * tile_nt);
+    else
+      pack_last(last + (size_t)k * last_nt, src + full * tile_nt, last_w, last_nt);
+  }
+  *full_ret = full;
+  *last_w_ret = last_w;
+  *last_nt_ret = last_nt;
+  return last;
+}
+
 #ifdef VOX_X86_VARIANTS
 /* panel_gemm_body for AVX-512: PAIR_NT-wide tiles (the last one 2, 4, 6 or 8 wide, zero-padded) over
  * pairs of weight blocks (one block for an odd last one). */
@@ -652,20 +676,8 @@ static inline __attribute__((always_inline)) void panel_pairs(const float *WB, i
                                                               size_t in_stride, size_t n, int m0, int m1, float *out,
                                                               size_t out_stride, const vox_epilogue *ep, float *pack) {
   for (size_t c0 = 0; c0 < n; c0 += VOX_PANEL_N) {
-    const size_t nc = n - c0 < VOX_PANEL_N ? n - c0 : VOX_PANEL_N, full = (nc - 1) / PAIR_NT;
-    const size_t last_w = nc - full * PAIR_NT, last_nt = (last_w + 1) / 2 * 2;
-    float *last = pack + full * (size_t)K * PAIR_NT;
-    for (int k = 0; k < K; k++) {
-      const float *src = in + (size_t)k * in_stride + c0;
-      for (size_t tl = 0; tl < full; tl++)
-        *(v8f_mem *)(pack + (tl * (size_t)K + (size_t)k) * PAIR_NT) = *(const v8f_mem *)(src + tl * PAIR_NT);
-      if (last_w == 4) /* an 80 ms chunk's only tile: one vector per row */
-        *(v4f_mem *)(last + (size_t)k * 4) = *(const v4f_mem *)(src + full * PAIR_NT);
-      else if (last_w == 8)
-        *(v8f_mem *)(last + (size_t)k * 8) = *(const v8f_mem *)(src + full * PAIR_NT);
-      else
-        pack_last(last + (size_t)k * last_nt, src + full * PAIR_NT, last_w, last_nt);
-    }
+    size_t full, last_w, last_nt;
+    float *last = pack_panel(pack, in, in_stride, c0, n, K, PAIR_NT, &full, &last_w, &last_nt);
     for (int mb = m0; mb < m1;) {
       if (!full && last_w == 4 && mb + 4 * VOX_SMALL_MB <= m1) { /* 4 frames: four blocks at a time */
         float aq[4][4][VOX_SMALL_MB];
@@ -693,12 +705,12 @@ static inline __attribute__((always_inline)) void panel_pairs(const float *WB, i
       }
       tile_pair_fns[nblk - 1][last_nt / 2 - 1](wb, K, last, a0, a1, full == 0);
       const size_t t0 = c0 + full * PAIR_NT;
-      for (int b = 0; b < nblk; b++) {
+      for (int b = 0; b < nblk; b++) { /* an 8-wide last tile in vectors too */
         float(*a)[VOX_SMALL_MB] = b ? a1 : a0;
-        if (last_w == 4 || last_w == 8)
-          tile_store_vec(a, (int)last_w, b ? bw1 : bw, ep, b ? mb1 : mb, b ? y1 : y, out_stride, t0);
+        if (last_w == PAIR_NT)
+          tile_store_vec(a, PAIR_NT, b ? bw1 : bw, ep, b ? mb1 : mb, b ? y1 : y, out_stride, t0);
         else
-          tile_store(a, b ? bw1 : bw, last_w, ep, b ? mb1 : mb, b ? y1 : y, out_stride, t0);
+          tile_store_last(a, last_w, b ? bw1 : bw, ep, b ? mb1 : mb, b ? y1 : y, out_stride, t0, 1);
       }
       mb += nblk * VOX_SMALL_MB;
     }
@@ -725,19 +737,8 @@ static inline __attribute__((always_inline)) void panel_gemm_body(const float *W
   const int vec = level != ISA_SSE2;
   tile_fn *const tile6 = tile_fns[level][2], *const tile_last[3] = {tile_fns[level][0], tile_fns[level][1], tile6};
   for (size_t c0 = 0; c0 < n; c0 += VOX_PANEL_N) {
-    const size_t nc = n - c0 < VOX_PANEL_N ? n - c0 : VOX_PANEL_N, full = (nc - 1) / TILE_NT;
-    const size_t last_w = nc - full * TILE_NT, last_nt = last_w <= 2 ? 2 : last_w <= 4 ? 4 : TILE_NT;
-    float *last = pack + full * (size_t)K * TILE_NT;
-    for (int k = 0; k < K; k++) {
-      const float *src = in + (size_t)k * in_stride + c0;
-      float *dst = pack + (size_t)k * TILE_NT;
-      for (size_t tl = 0; tl < full; tl++)
-        memcpy(dst + tl * (size_t)K * TILE_NT, src + tl * TILE_NT, TILE_NT * sizeof(float));
-      if (last_w == 4) /* a streaming chunk's (only) tile, most often: one vector per row */
-        *(v4f_mem *)(last + (size_t)k * 4) = *(const v4f_mem *)(src + full * TILE_NT);
-      else
-        pack_last(last + (size_t)k * last_nt, src + full * TILE_NT, last_w, last_nt);
-    }
+    size_t full, last_w, last_nt;
+    float *last = pack_panel(pack, in, in_stride, c0, n, K, TILE_NT, &full, &last_w, &last_nt);
     for (int mb = m0; mb < m1; mb += VOX_SMALL_MB) {
       int bw = m1 - mb < VOX_SMALL_MB ? m1 - mb : VOX_SMALL_MB;
       const float *wb = WB + (size_t)(mb / VOX_SMALL_MB) * (size_t)K * VOX_SMALL_MB;
