@@ -660,6 +660,8 @@ static inline __attribute__((always_inline)) float *pack_panel(float *pack, cons
       memcpy(pack + (tl * (size_t)K + (size_t)k) * tile_nt, src + tl * tile_nt, tile_nt * sizeof(float));
     if (last_w == 4) /* a streaming chunk's (only) tile, most often: one vector per row */
       *(v4f_mem *)(last + (size_t)k * 4) = *(const v4f_mem *)(src + full * tile_nt);
+    else if (last_w == tile_nt)
+      memcpy(last + (size_t)k * tile_nt, src + full * tile_nt, tile_nt * sizeof(float));
     else
       pack_last(last + (size_t)k * last_nt, src + full * tile_nt, last_w, last_nt);
   }
