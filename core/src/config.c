@@ -317,23 +317,30 @@ static const vox_config_node *unwrap(const vox_config_node *n) {
   return n;
 }
 
+/* The typed getters' errors: a key that is absent with no default, and a value not of the type. */
+static vox_status missing_key(const char *path, vox_error *err) {
+  return vox_error_set(err, VOX_ERR_NOT_FOUND, "config key '%s' is missing", path);
+}
+
+static vox_status bad_value(const char *path, const char *s, const char *expected, vox_error *err) {
+  return vox_error_set(err, VOX_ERR_FORMAT, "config key '%s' is '%s', expected %s", path, s ? s : "(a collection)",
+                       expected);
+}
+
 vox_status vox_config_int(const vox_config_node *node, const char *path, const long *def, long *out,
                           vox_error *err) {
   const vox_config_node *n = unwrap(vox_config_get(node, path));
   if (!n) {
-    if (def) {
+    if (def)
       *out = *def;
-      return VOX_OK;
-    }
-    return vox_error_set(err, VOX_ERR_NOT_FOUND, "config key '%s' is missing", path);
+    return def ? VOX_OK : missing_key(path, err);
   }
   const char *s = vox_config_scalar(n);
   char *end;
   errno = 0;
   long v = s ? strtol(s, &end, 0) : 0;
   if (!s || !*s || *end || errno)
-    return vox_error_set(err, VOX_ERR_FORMAT, "config key '%s' is '%s', expected an integer", path,
-                         s ? s : "(a collection)");
+    return bad_value(path, s, "an integer", err);
   *out = v;
   return VOX_OK;
 }
@@ -342,19 +349,16 @@ vox_status vox_config_double(const vox_config_node *node, const char *path, cons
                              double *out, vox_error *err) {
   const vox_config_node *n = unwrap(vox_config_get(node, path));
   if (!n) {
-    if (def) {
+    if (def)
       *out = *def;
-      return VOX_OK;
-    }
-    return vox_error_set(err, VOX_ERR_NOT_FOUND, "config key '%s' is missing", path);
+    return def ? VOX_OK : missing_key(path, err);
   }
   const char *s = vox_config_scalar(n);
   char *end;
   errno = 0;
   double v = s ? strtod(s, &end) : 0;
   if (!s || !*s || *end || errno)
-    return vox_error_set(err, VOX_ERR_FORMAT, "config key '%s' is '%s', expected a number", path,
-                         s ? s : "(a collection)");
+    return bad_value(path, s, "a number", err);
   *out = v;
   return VOX_OK;
 }
@@ -363,11 +367,9 @@ vox_status vox_config_bool(const vox_config_node *node, const char *path, const 
                            vox_error *err) {
   const vox_config_node *n = vox_config_get(node, path);
   if (!n) {
-    if (def) {
+    if (def)
       *out = *def;
-      return VOX_OK;
-    }
-    return vox_error_set(err, VOX_ERR_NOT_FOUND, "config key '%s' is missing", path);
+    return def ? VOX_OK : missing_key(path, err);
   }
   const char *s = vox_config_scalar(n);
   static const char *yes[] = {"true", "True", "TRUE", "yes", "on", "1"};
@@ -382,8 +384,7 @@ vox_status vox_config_bool(const vox_config_node *node, const char *path, const 
       return VOX_OK;
     }
   }
-  return vox_error_set(err, VOX_ERR_FORMAT, "config key '%s' is '%s', expected true or false", path,
-                       s ? s : "(a collection)");
+  return bad_value(path, s, "true or false", err);
 }
 
 const char *vox_config_string(const vox_config_node *node, const char *path, const char *def) {

@@ -240,6 +240,21 @@ se = os.path.join(d, "se.nemo")
 save_nemo(se, model, yaml.safe_dump(cfg))
 p = vp("transcribe", "-m", se, SAMPLE, checked=True)
 T.check(p.returncode == 1 and "squeeze-excite" in p.stderr, "unsupported block type named: " + p.stderr.strip()[:120])
+# config values of the wrong type or missing: the key and what was expected are named
+for label, edit, words in (
+        ("a kernel that is not an integer", lambda c: c["encoder"]["jasper"][1].update(kernel=["nine"]),
+         ["'nine'", "expected an integer"]),
+        ("a sample rate that is not a number", lambda c: c["preprocessor"].update(sample_rate="fast"),
+         ["sample_rate", "'fast'", "expected a number"]),
+        ("a residual flag that is not a boolean", lambda c: c["encoder"]["jasper"][1].update(residual="maybe"),
+         ["residual", "'maybe'", "expected true or false"]),
+        ("filters missing", lambda c: c["encoder"]["jasper"][1].pop("filters"), ["filters", "missing"])):
+    cfg = Q.model_config("tiny")
+    edit(cfg)
+    bad = os.path.join(d, "badcfg.nemo")
+    save_nemo(bad, model, yaml.safe_dump(cfg))
+    p = vp("transcribe", "-m", bad, SAMPLE, checked=True)
+    T.check(p.returncode == 1 and all(w in p.stderr for w in words), label + ": " + p.stderr.strip()[:140])
 
 # zero-length audio: an empty transcript, not an error
 empty = os.path.join(d, "empty.wav")
