@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "voxpipe/vox_sndfile.h"
 
 static void usage(FILE *f) {
   fprintf(f, "usage: voxpipe denoise [OPTIONS] IN OUT\n"
@@ -397,7 +398,8 @@ int cmd_denoise(int argc, char **argv) {
   }
   SF_INFO si;
   memset(&si, 0, sizeof si);
-  SNDFILE *in = strcmp(files[0], "-") ? sf_open(files[0], SFM_READ, &si) : sf_open_fd(0, SFM_READ, &si, 0);
+  vox_sndfile_stdin *in_stdin = NULL;
+  SNDFILE *in = strcmp(files[0], "-") ? sf_open(files[0], SFM_READ, &si) : vox_sndfile_open_stdin(&si, &in_stdin);
   if (!in) {
     vox_model_free(model);
     return fail(sf_strerror(NULL), files[0]);
@@ -445,7 +447,7 @@ int cmd_denoise(int argc, char **argv) {
       cli_error("denoise", &err);
     goto done;
   }
-  if (si.seekable && (sf_count_t)frames < si.frames) {
+  if ((si.seekable || (in_stdin && si.frames != SF_COUNT_MAX)) && (sf_count_t)frames < si.frames) {
     fail("truncated or corrupt audio (libsndfile could not read it to the end)", files[0]);
     goto done;
   }
@@ -486,7 +488,7 @@ int cmd_denoise(int argc, char **argv) {
   }
   rc = 0;
 done:
-  sf_close(in);
+  vox_sndfile_stdin_close(in, in_stdin);
   if (out)
     sf_close(out);
   if (tmp[0])

@@ -1,5 +1,6 @@
 /* audio.c - block-wise file input: libsndfile -> mono mix-down -> libsamplerate. */
 #include "voxpipe/vox_audio.h"
+#include "voxpipe/vox_sndfile.h"
 
 #include <errno.h>
 #include <math.h>
@@ -15,6 +16,7 @@
 struct vox_audio_reader {
   char *path;
   SNDFILE *sf;
+  vox_sndfile_stdin *sf_stdin; /* what reading standard input keeps beside sf */
   SF_INFO sfi;
   vox_audio_info info;
   vox_resampler *rs;
@@ -24,6 +26,7 @@ struct vox_audio_reader {
   int64_t start, end, pos; /* the part to read and the next frame, at the file rate; end -1: to EOF */
   int file_eof, done;
   int seekable;
+  int64_t declared_frames; /* a FLAC pipe's frame count from its header, else -1 */
 };
 
 vox_audio_params vox_audio_default_params(void) {
@@ -34,8 +37,7 @@ vox_audio_params vox_audio_default_params(void) {
 void vox_audio_close(vox_audio_reader *r) {
   if (!r)
     return;
-  if (r->sf)
-    sf_close(r->sf);
+  vox_sndfile_stdin_close(r->sf, r->sf_stdin);
   vox_resampler_free(r->rs);
   free(r->interleaved);
   free(r->mono);
@@ -129,7 +131,7 @@ vox_status vox_audio_open(const char *path, const vox_audio_params *params, vox_
     r->sfi.samplerate = p.raw_rate_hz;
     r->sfi.channels = p.raw_channels;
   }
-  r->sf = is_stdin ? sf_open_fd(STDIN_FILENO, SFM_READ, &r->sfi, 0) : sf_open(path, SFM_READ, &r->sfi);
+  r->sf = is_stdin ? vox_sndfile_open_stdin(&r->sfi, &r->sf_stdin) : sf_open(path, SFM_READ, &r->sfi);
   if (!r->sf) {
     const char *why = sf_strerror(NULL);
     vox_audio_close(r);
@@ -155,6 +157,7 @@ vox_status vox_audio_open(const char *path, const vox_audio_params *params, vox_
     return vox_error_set(err, VOX_ERR_FORMAT, "%s: %s", path, why);
   }
   r->seekable = r->sfi.seekable;
+  r->declared_frames = r->sf_stdin && r->sfi.frames != SF_COUNT_MAX ? (int64_t)r->sfi.frames : -1;
   r->info.file_rate_hz = r->sfi.samplerate;
   r->info.channels = r->sfi.channels;
   r->info.file_frames = r->seekable ? (int64_t)r->sfi.frames : -1;
@@ -237,6 +240,9 @@ static vox_status fill_mono(vox_audio_reader *r, vox_error *err) {
   r->mono_off = 0;
   if (n == 0)
     r->file_eof = 1;
+  if (n == 0 && r->pos < r->declared_frames && (r->end < 0 || r->pos < r->end))
+    return vox_error_set(err, VOX_ERR_FORMAT, "%s: truncated: the stream declares %lld frames and ends after %lld",
+                         r->path, (long long)r->declared_frames, (long long)r->pos);
   return VOX_OK;
 }
 

@@ -124,6 +124,20 @@ if ok:
     open(piped, "wb").write(p.stdout)
     ok = soxi(piped, "-s") == soxi(SAMPLE, "-s")
 T.check(ok, "stdin -> stdout: a WAV with the input's length")
+flac = os.path.join(d, "in.flac")
+subprocess.run(["sox", SAMPLE, flac], check=True)
+p = subprocess.run([T.VOXPIPE, "denoise", "-m", model, "-", "-"], input=open(flac, "rb").read(), capture_output=True,
+                   env=T.env())
+ok = p.returncode == 0 and p.stdout[:4] == b"fLaC"
+if ok:
+    piped = os.path.join(d, "piped.flac")
+    open(piped, "wb").write(p.stdout)
+    ok = soxi(piped, "-s") == soxi(SAMPLE, "-s")
+T.check(ok, "FLAC through a pipe -> stdout: a FLAC with the input's length (%s)" % p.stderr.decode().strip()[:100])
+p = subprocess.run([T.VOXPIPE, "denoise", "-m", model, "-", os.path.join(d, "cut-out.flac")],
+                   input=open(flac, "rb").read()[:20000], capture_output=True, env=T.env())
+T.check(p.returncode == 1 and b"truncated" in p.stderr and not os.path.exists(os.path.join(d, "cut-out.flac")),
+        "FLAC cut short through a pipe: exit 1, no output file (%s)" % p.stderr.decode().strip()[:100])
 
 # failures: message, exit 1, nothing left behind
 trunc = os.path.join(d, "trunc.wav")

@@ -1,0 +1,136 @@
+/* sndfile_stdin.c - standard input through libsndfile, FLAC pipes included (see vox_sndfile.h). */
+#include "voxpipe/vox_sndfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* libsndfile goes back only to the start of the stream, after looking at its first 12 bytes */
+#define KEEP_BYTES 65536
+
+struct vox_sndfile_stdin {
+  int fd;
+  sf_count_t pos;      /* where libsndfile reads next */
+  sf_count_t consumed; /* bytes taken from fd; the first min(consumed, KEEP_BYTES) are in kept */
+  unsigned char kept[KEEP_BYTES];
+};
+
+static sf_count_t vio_length(void *user) {
+  (void)user;
+  return SF_COUNT_MAX; /* unknown, as libsndfile takes a pipe's length */
+}
+
+static sf_count_t vio_tell(void *user) { return ((vox_sndfile_stdin *)user)->pos; }
+
+static sf_count_t vio_seek(sf_count_t offset, int whence, void *user) {
+  vox_sndfile_stdin *s = user;
+  sf_count_t to = whence == SEEK_SET ? offset : whence == SEEK_CUR ? s->pos + offset : -1;
+  if (to < 0 || (to < s->consumed && to >= KEEP_BYTES)) /* gone: a pipe cannot go back further */
+    return -1;
+  s->pos = to;
+  return to;
+}
+
+static sf_count_t vio_read(void *ptr, sf_count_t count, void *user) {
+  vox_sndfile_stdin *s = user;
+  unsigned char *out = ptr, skip[4096];
+  sf_count_t done = 0;
+  while (done < count) {
+    if (s->pos < s->consumed) { /* replayed */
+      if (s->pos >= KEEP_BYTES)
+        break;
+      sf_count_t n = s->consumed < KEEP_BYTES ? s->consumed - s->pos : KEEP_BYTES - s->pos;
+      n = n < count - done ? n : count - done;
+      memcpy(out + done, s->kept + s->pos, (size_t)n);
+      s->pos += n;
+      done += n;
+      continue;
+    }
+    /* bytes a forward seek passed over are read and dropped first */
+    int skipping = s->pos > s->consumed;
+    sf_count_t want = skipping ? s->pos - s->consumed : count - done;
+    unsigned char *dst = skipping ? skip : out + done;
+    if (skipping && want > (sf_count_t)sizeof skip)
+      want = sizeof skip;
+    ssize_t got = read(s->fd, dst, (size_t)want);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0)
+      break;
+    if (s->consumed < KEEP_BYTES)
+      memcpy(s->kept + s->consumed, dst, (size_t)(got < KEEP_BYTES - s->consumed ? got : KEEP_BYTES - s->consumed));
+    s->consumed += got;
+    if (!skipping) {
+      s->pos += got;
+      done += got;
+    }
+  }
+  return done;
+}
+
+/* Whether pipe fd starts with magic, without taking bytes from it: tee(2) copies what the pipe holds
+ * into a pipe of our own. Waits for the first bytes; fewer than asked for are waited for only while
+ * they match and the writer is still there. */
+static int pipe_starts_with(int fd, const char *magic, size_t n) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC))
+    return 0;
+  unsigned char head[16];
+  int found = 0;
+  for (;;) {
+    ssize_t k = tee(fd, p[1], n, 0);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0) /* end of input, or not a pipe (EINVAL) */
+      break;
+    if (read(p[0], head, (size_t)k) != k || memcmp(head, magic, (size_t)k))
+      break;
+    if ((size_t)k == n) {
+      found = 1;
+      break;
+    }
+    struct pollfd q = {.fd = fd, .events = POLLIN};
+    if (poll(&q, 1, 0) == 1 && (q.revents & POLLHUP))
+      break;
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
+  }
+  close(p[0]);
+  close(p[1]);
+  return found;
+}
+
+SNDFILE *vox_sndfile_open_stdin(SF_INFO *info, vox_sndfile_stdin **state) {
+  *state = NULL;
+  struct stat st;
+  int stream = fstat(STDIN_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+  if (!stream || info->format || !S_ISFIFO(st.st_mode) || !pipe_starts_with(STDIN_FILENO, "fLaC", 4)) {
+    SNDFILE *sf = sf_open_fd(STDIN_FILENO, SFM_READ, info, 0);
+    if (sf && stream)
+      info->seekable = 0;
+    return sf;
+  }
+  vox_sndfile_stdin *s = calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  s->fd = STDIN_FILENO;
+  SF_VIRTUAL_IO vio = {.get_filelen = vio_length, .seek = vio_seek, .read = vio_read, .tell = vio_tell};
+  SNDFILE *sf = sf_open_virtual(&vio, SFM_READ, info, s);
+  if (!sf) {
+    free(s);
+    return NULL;
+  }
+  info->seekable = 0;
+  *state = s;
+  return sf;
+}
+
+void vox_sndfile_stdin_close(SNDFILE *sf, vox_sndfile_stdin *state) {
+  if (sf)
+    sf_close(sf);
+  free(state);
+}
