@@ -48,6 +48,7 @@ typedef struct job {
   const cli_decoder *dec;
   cli_vad *vad;  /* --vad: recognise the speech segments only */
   int rate;      /* the ASR model's sample rate */
+  int label;     /* text for several files: each line starts with its file's name */
 } job;
 
 /* A manifest line: its reference text (or NULL) and the part of the file it names. */
@@ -56,6 +57,17 @@ typedef struct manifest_line {
   int has_offset;
   double offset_s, duration_s;
 } manifest_line;
+
+/* A file's transcript in the job's format; the name goes first only now that there is a result
+ * (a file that fails has its message on stderr and no line). */
+static int write_result(job *j, const char *path, const vox_transcript *t, double dt) {
+  if (j->label)
+    fprintf(j->out, "%s: ", path);
+  if (cli_write_transcript(j->out, j->format, path, t, dt, j->index) == 0)
+    return 0;
+  fprintf(stderr, "voxpipe transcribe: cannot write the output\n");
+  return 1;
+}
 
 /* Transcribes one file, or the part of it a manifest line names (ml; NULL for files). */
 static int one(job *j, const char *path, const manifest_line *ml) {
@@ -93,8 +105,8 @@ static int one(job *j, const char *path, const manifest_line *ml) {
     cli_joined_view(&joined, &t);
     if (ml)
       cli_write_json(j->out, path, offset, ref, &t, 1, NULL, dt);
-    else if (cli_write_transcript(j->out, j->format, path, &t, dt, j->index) != 0)
-      fprintf(stderr, "voxpipe transcribe: cannot write the output\n");
+    else
+      write_result(j, path, &t, dt);
     cli_joined_free(&joined);
     j->index++;
     return cli_flush(j->out, "transcribe");
@@ -106,10 +118,8 @@ static int one(job *j, const char *path, const manifest_line *ml) {
     size_t k = (size_t)j->dec->nbest < 64 ? (size_t)j->dec->nbest : 64;
     k = vox_asr_stream_nbest(j->asr, k, nb, scores);
     cli_write_json(j->out, path, offset, ref, nb, k, j->dec->nbest > 1 ? scores : NULL, dt);
-  } else if (cli_write_transcript(j->out, j->format, path, &t, dt, j->index) != 0) {
-    fprintf(stderr, "voxpipe transcribe: cannot write the output\n");
+  } else if (write_result(j, path, &t, dt) != 0)
     return 1;
-  }
   j->index++;
   return cli_flush(j->out, "transcribe");
 }
@@ -241,7 +251,8 @@ int cmd_transcribe(int argc, char **argv) {
     free(files);
     return 1;
   }
-  job j = {asr, out, format, 0, &dec, NULL, vox_model_get_info(m)->sample_rate_hz};
+  job j = {asr, out, format, 0, &dec, NULL, vox_model_get_info(m)->sample_rate_hz,
+           !strcmp(format, "text") && n_files > 1};
   if (use_vad && !(j.vad = cli_vad_new("transcribe", vad_model, &vo))) {
     if (output)
       fclose(out);
@@ -263,8 +274,6 @@ int cmd_transcribe(int argc, char **argv) {
       }
       j.asr = asr;
     }
-    if (!strcmp(format, "text") && n_files > 1)
-      fprintf(out, "%s: ", files[i]);
     failures += one(&j, files[i], NULL);
   }
   if (manifest) {

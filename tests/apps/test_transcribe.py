@@ -198,6 +198,13 @@ T.check(p.returncode == 1 and "is not a VAD model" in p.stderr, "--vad-model wit
 # bad input
 p = vp("transcribe", "-m", tiny, os.path.join(d, "nope.wav"), checked=True)
 T.check(p.returncode == 1 and "nope.wav: no such file" in p.stderr, "missing audio: " + p.stderr.strip()[:100])
+nope = os.path.join(d, "nope.wav")
+p = vp("transcribe", "-m", tiny, SAMPLE, nope, SAMPLE, checked=True)
+lines = p.stdout.splitlines()
+T.check(p.returncode == 1 and len(lines) == 2 and all(x.startswith(SAMPLE + ": ") for x in lines) and nope not in p.stdout
+        and "nope.wav: no such file" in p.stderr,
+        "several files, one missing: a line for each of the others, the missing one on stderr only, exit 1: %r" %
+        p.stdout[:200])
 bad = os.path.join(d, "corrupt.wav")
 with open(bad, "wb") as f:
     f.write(open(SAMPLE, "rb").read()[:3000])
