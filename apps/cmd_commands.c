@@ -8,7 +8,8 @@
 
 #include "cli.h"
 
-static void emit(FILE *f, const char *path, int json, const vox_kws_detection *d) {
+/* label: text for several files, each line starts with its file's name */
+static void emit(FILE *f, const char *path, int json, int label, const vox_kws_detection *d) {
   if (json) {
     fputs("{\"audio_filepath\": ", f);
     json_string(f, path);
@@ -16,6 +17,8 @@ static void emit(FILE *f, const char *path, int json, const vox_kws_detection *d
     json_string(f, d->word);
     fprintf(f, ", \"start\": %.2f, \"end\": %.2f, \"score\": %.3f}\n", d->start_s, d->end_s, d->score);
   } else {
+    if (label)
+      fprintf(f, "%s: ", path);
     fprintf(f, "%.2f %.2f %s %.3f\n", d->start_s, d->end_s, d->word, d->score);
   }
   fflush(f);
@@ -31,7 +34,8 @@ int cmd_commands(int argc, char **argv) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       printf("usage: voxpipe commands [OPTIONS] FILE...    (or --input - for standard input)\n"
-             "Command words heard, one line per detection: start end word score (seconds).\n"
+             "Command words heard, one line per detection: start end word score (seconds), after FILE: with\n"
+             "several files.\n"
              "  -m, --model M      commands model (default: the bundled one)\n"
              "  -f, --format F     text or json\n"
              "  -i, --input FILE   stream a file or - (standard input)\n"
@@ -105,7 +109,7 @@ int cmd_commands(int argc, char **argv) {
       vox_kws_detection d[8];
       for (size_t n; !rc && (n = vox_kws_stream_detections(ks, d, 8)) > 0;)
         for (size_t i = 0; i < n; i++)
-          emit(stdout, files[fi], json, &d[i]);
+          emit(stdout, files[fi], json, nfiles > 1, &d[i]);
     }
     if (rc) {
       if (!samples && !err.message[0])

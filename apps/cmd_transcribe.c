@@ -15,7 +15,7 @@ static void usage(FILE *f) {
           "channel count, or - for standard input.\n"
           "\n"
           "  -m, --model M       .nemo or checkpoint (default: the bundled model, %s)\n"
-          "  -f, --format F      text (default), json (JSON lines), srt, vtt\n"
+          "  -f, --format F      text (default; FILE: first with several files), json (JSON lines), srt, vtt\n"
           "  -t, --threads N     worker threads (default 1)\n"
           "      --manifest IN   NeMo manifest (JSON lines with audio_filepath, optional text; offset and\n"
           "                      duration for a part of the file); writes JSON lines with pred_text,\n"

@@ -19,8 +19,8 @@ int cmd_vad(int argc, char **argv) {
              "Speech segments with a MarbleNet-style VAD model (NeMo EncDecClassificationModel, labels with\n"
              "'speech').\n"
              "  -m, --model M            VAD model (default: the bundled one)\n"
-             "  -f, --format F           text (start end per line), json (with duration and\n"
-             "                           processing_time in seconds), rttm, tsv\n"
+             "  -f, --format F           text (start end per line; FILE: first with several files), json (with\n"
+             "                           duration and processing_time in seconds), rttm, tsv\n"
              "      --plot OUT.png       draw waveform, speech probability and segments (several files:\n"
              "                           OUT-1.png, OUT-2.png, ...)\n%s"
              "      --no-filter-speech-first  fill gaps before dropping short speech\n", CLI_VAD_HELP);
@@ -109,7 +109,7 @@ int cmd_vad(int argc, char **argv) {
         } else if (!strcmp(format, "tsv"))
           printf("%.3f\t%.3f\tspeech\n", seg[k].start_s, seg[k].end_s);
         else
-          printf("%s%.2f %.2f\n", nfiles > 1 ? files[i] : "", seg[k].start_s, seg[k].end_s);
+          printf("%s%s%.2f %.2f\n", nfiles > 1 ? files[i] : "", nfiles > 1 ? ": " : "", seg[k].start_s, seg[k].end_s);
       }
     }
     free(seg);

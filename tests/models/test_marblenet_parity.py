@@ -85,6 +85,11 @@ for bias, expect in ((10.0, 1), (-10.0, 0)):
                     for line in outs["rttm"].stdout.splitlines()) and len(outs["rttm"].stdout.splitlines()) == expect
     T.check(ok, "voxpipe vad (text/json/rttm/tsv; json under valgrind): %d segment(s) as the model says, "
             "json with duration and processing_time" % expect)
+    if expect:
+        p = T.run([T.VOXPIPE, "vad", "-m", vpath, SAMPLE, os.path.join(d, "nope.wav"), SAMPLE], check=False)
+        T.check(p.returncode == 1 and p.stdout.splitlines() == [SAMPLE + ": " + outs["text"].stdout.strip()] * 2,
+                "voxpipe vad, several files (one missing): each text line starts with its file's name: %r" %
+                p.stdout[:160])
 # voxpipe commands: a MatchboxNet biased to "yes" hears one merged "yes"; biased to "unknown", nothing
 for word, expect in (("yes", 1), ("unknown", 0)):
     torch.manual_seed(3)
@@ -101,6 +106,11 @@ for word, expect in (("yes", 1), ("unknown", 0)):
     T.check(pj.returncode == 0 and len(rows) == expect and all(r["command"] == word and r["start"] == 0.0 and
                                                                 r["score"] > 0.99 for r in rows),
             "voxpipe commands (json, under valgrind): %d detection(s) of '%s'" % (expect, word))
+    if expect:
+        one = T.run([T.VOXPIPE, "commands", "-m", cpath, "--shift-ms", "500", SAMPLE], check=False).stdout.strip()
+        p = T.run([T.VOXPIPE, "commands", "-m", cpath, "--shift-ms", "500", SAMPLE, SAMPLE], check=False)
+        T.check(p.returncode == 0 and one.split()[2:3] == [word] and p.stdout.splitlines() == [SAMPLE + ": " + one] * 2,
+                "voxpipe commands, several files: each text line starts with its file's name: %r" % p.stdout[:160])
 p = T.run([T.VOXPIPE, "vad", "-m", path, SAMPLE], check=False)
 T.check(p.returncode == 1 and "not a VAD model" in p.stderr, "a command model given to vad: clean error")
 
