@@ -42,7 +42,7 @@ WORDS = COMMAND_LABELS[:20]
 HELD_OUT_SPEAKER = "fsdd-theo"  # tests/eval/eval_commands.py reports this speaker apart
 
 
-def synth_all(work, jobs, rng):
+def synth_all(work, jobs, rng, n_espeak=72):
     os.makedirs(os.path.join(work, "wav"), exist_ok=True)
     dict_words = [w.strip() for w in open("/usr/share/dict/words", errors="ignore")
                   if w.strip().isalpha() and w.strip().islower() and 3 <= len(w.strip()) <= 8]
@@ -50,7 +50,7 @@ def synth_all(work, jobs, rng):
     voices = corpus.all_voices()
     espeak = [v for v in voices if v.startswith("espeak:")]
     # every flite/festival voice, 72 espeak-ng dialect x variant pairs (of which held-out ones for dev)
-    voices = [v for v in voices if not v.startswith("espeak:")] + rng.sample(espeak, 72)
+    voices = [v for v in voices if not v.startswith("espeak:")] + rng.sample(espeak, min(n_espeak, len(espeak)))
     plan = []
     for v in voices:
         for word in WORDS:
@@ -153,12 +153,14 @@ def main():
                     help="share of the spoken examples drawn from the real recordings of train-speech")
     ap.add_argument("--init", help="start from these weights (.nemo) with a fresh optimizer")
     ap.add_argument("--synth-only", action="store_true")
+    ap.add_argument("--espeak-voices", type=int, default=72,
+                    help="espeak-ng dialect x variant pairs that speak the words (the shipped model: 72)")
     ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "..", "shared"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
-    items = synth_all(a.work, a.jobs, random.Random(a.seed))
+    items = synth_all(a.work, a.jobs, random.Random(a.seed), a.espeak_voices)
     print("%d clips" % len(items), flush=True)
     if a.synth_only:
         return

@@ -249,8 +249,9 @@ def main():
         clean = step < a.clean_steps
         plan = batches(train, a.max_frames, rng)
         data = AugmentedBatches(train, audio, plan, bank, a.seed * 100003 + epoch, clean)
+        # Debian's torch refuses any prefetch_factor without workers (newer ones take None)
         loader = torch.utils.data.DataLoader(data, batch_size=None, shuffle=False, num_workers=a.workers,
-                                             prefetch_factor=4 if a.workers else None)
+                                             **({"prefetch_factor": 4} if a.workers else {}))
         for xb, xl, tg, tl in loader:
             xb, xl = xb.to(a.device, non_blocking=True), xl.to(a.device)
             with torch.no_grad():
