@@ -119,3 +119,17 @@ def gst_env(d):
         e["LD_PRELOAD"] = os.environ["VOX_SANITIZE_PRELOAD"]
         e["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
     return e
+
+
+def tiny_sentences(d, n=8):
+    """Writes d/sentences.txt for models/common/corpus.py --sentences: n short sentences, the first two
+    of the held-out kind (corpus.is_held_out_text, by hash), so every split gets some. Returns its path."""
+    sys.path.insert(0, os.path.join(SRCDIR, "models", "common"))
+    import corpus
+    words = "the cat sat on a mat seven green apples fell down turn left at old mill".split()
+    cands = list(dict.fromkeys(" ".join(words[(i * k) % len(words)] for k in (1, 3, 5, 7)) for i in range(400)))
+    held = [c for c in cands if corpus.is_held_out_text(c)][:2]
+    path = os.path.join(d, "sentences.txt")
+    with open(path, "w") as f:
+        f.write("".join("%s\n" % c for c in held + [c for c in cands if c not in held][:n - 2]))
+    return path

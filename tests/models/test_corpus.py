@@ -19,13 +19,8 @@ d = T.tmpdir()
 sys.path.insert(0, os.path.join(T.SRCDIR, "models", "common"))
 import corpus  # noqa: E402
 
-# short sentences, two of them of the held-out kind (corpus.is_held_out_text, by hash)
-words = "the cat sat on a mat seven green apples fell down turn left at old mill".split()
-cands = list(dict.fromkeys(" ".join(words[(i * k) % len(words)] for k in (1, 3, 5, 7)) for i in range(400)))
-held = [c for c in cands if corpus.is_held_out_text(c)][:2]
-sents = os.path.join(d, "sentences.txt")
-with open(sents, "w") as f:
-    f.write("".join("%s\n" % c for c in held + [c for c in cands if c not in held][:6]))
+# short sentences, two of them of the held-out kind
+sents = T.tiny_sentences(d)
 
 
 def run(out):

@@ -18,17 +18,9 @@ if not all(shutil.which(x) for x in ("espeak-ng", "flite", "sox")):
     sys.exit(T.SKIP)
 
 d = T.tmpdir()
-sys.path.insert(0, os.path.join(T.SRCDIR, "models", "common"))
-import corpus  # noqa: E402
-
 no_shared = os.path.join(d, "no-shared")
 os.makedirs(no_shared)
-words = "the cat sat on a mat seven green apples fell down turn left at old mill".split()
-cands = list(dict.fromkeys(" ".join(words[(i * k) % len(words)] for k in (1, 3, 5, 7)) for i in range(400)))
-held = [c for c in cands if corpus.is_held_out_text(c)][:2]
-sents = os.path.join(d, "sentences.txt")
-with open(sents, "w") as f:
-    f.write("".join("%s\n" % c for c in held + [c for c in cands if c not in held][:10]))
+sents = T.tiny_sentences(d, 12)
 corp = os.path.join(d, "corpus")
 p = subprocess.run([sys.executable, os.path.join(T.SRCDIR, "models", "common", "corpus.py"), corp, "--utterances",
                     "10", "--dev", "2", "--test", "3", "--seed", "4", "--jobs", "2", "--no-festival", "--sentences",
