@@ -1,6 +1,8 @@
 """The training recipes that made the shipped weights still run: each of models/quartznet/train.py,
 models/frcrn/train.py, models/marblenet/train_vad.py and train_commands.py trains for a few seconds on
-a tiny corpus from models/common/corpus.py and writes a model that voxpipe loads and runs (the
+a tiny corpus from models/common/corpus.py and writes a model that voxpipe loads and runs; the word LM
+recipe (models/common/kn_lm.py) writes an ARPA file whose probabilities, read back with the ARPA
+backoff rule, sum to 1 after every history, and that voxpipe decodes with (the
 QuartzNet recipe once died at its first batch without --workers: Debian's torch refuses a
 DataLoader prefetch_factor without workers). Needs espeak-ng, flite and sox (skips without them);
 never reads ../shared (the recipes are pointed at an empty directory instead)."""
@@ -48,6 +50,38 @@ if recipe("QuartzNet", ("quartznet", "train.py"), ["--corpus", corp, "--work", o
     p = T.run([T.VOXPIPE, "transcribe", "-m", q, "-f", "json", wav], check=False)
     T.check(p.returncode == 0 and "pred_text" in json.loads(p.stdout),
             "the recipe's QuartzNet transcribes a corpus file (%s)" % p.stderr.strip()[:100])
+
+
+def arpa_sums(path):
+    """The largest |sum over the vocabulary of p(w|h) - 1| over the LM's histories, by the ARPA backoff rule."""
+    grams, order = {}, 0
+    for line in open(path):
+        line = line.strip()
+        if line.startswith("\\") and line.endswith("-grams:"):
+            order = int(line[1])
+        elif line and order and not line.startswith("\\"):
+            f = line.split("\t")
+            grams[tuple(f[1].split())] = (float(f[0]), float(f[2]) if len(f) > 2 else 0.0)
+    vocab = [k[0] for k in grams if len(k) == 1 and k[0] != "<s>"]
+
+    def logp(h, w):
+        if h + (w,) in grams:
+            return grams[h + (w,)][0]
+        return -99.0 if not h else (grams[h][1] if h in grams else 0.0) + logp(h[1:], w)
+    hist = [()] + [k for k in grams if k[-1] != "</s>" and len(k) < order]
+    return len(hist), max(abs(sum(10 ** logp(h, w) for w in vocab) - 1) for h in hist)
+
+
+lm = os.path.join(d, "lm.arpa")
+p = subprocess.run([sys.executable, os.path.join(T.SRCDIR, "models", "common", "kn_lm.py"), lm, "--order", "3",
+                    "--text", sents], capture_output=True, text=True)
+n, worst = arpa_sums(lm) if p.returncode == 0 else (0, 1.0)
+T.check(p.returncode == 0 and n > 20 and worst < 1e-4,
+        "word LM recipe: p(w|h) over the vocabulary sums to 1 after each of %d histories (worst off by %.1e) %s" %
+        (n, worst, p.stderr.strip()[-200:]))
+if os.path.exists(q):
+    p = T.run([T.VOXPIPE, "transcribe", "-m", q, "--lm", lm, wav], check=False)
+    T.check(p.returncode == 0, "the recipe's QuartzNet with the recipe's LM (%s)" % p.stderr.strip()[:100])
 fdir = os.path.join(d, "frcrn")
 if recipe("FRCRN", ("frcrn", "train.py"), ["--corpus", corp, "--work", os.path.join(d, "fw"), "--out", fdir,
                                            "--width", "8", "--hours", "0.002", "--batch", "2", "--utterances", "10"],
