@@ -93,6 +93,8 @@ static vox_model_plugin_entry_fn plugin_entry(void *dl) {
   return (vox_model_plugin_entry_fn)(uintptr_t)sym;
 }
 
+static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
 static void visit_dir(const char *dir, void *user) {
   candidate_search *cs = user;
   size_t sl = strlen(cs->searched);
@@ -101,19 +103,26 @@ static void visit_dir(const char *dir, void *user) {
   DIR *d = opendir(dir);
   if (!d)
     return;
-  /* sorted order, so the same plugin wins on every machine */
-  char *names[256];
-  int n = 0;
-  for (struct dirent *e; (e = readdir(d)) && n < 256;)
-    if (is_plugin_file(e->d_name) && (names[n] = strdup(e->d_name)))
-      n++;
-  closedir(d);
-  for (int i = 1; i < n; i++)
-    for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-      char *t = names[j];
-      names[j] = names[j - 1];
-      names[j - 1] = t;
+  /* sorted order, so the same plugin wins on every machine (all names: a cap would keep whichever
+   * the directory listed first) */
+  char **names = NULL;
+  int n = 0, cap = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    if (!is_plugin_file(e->d_name))
+      continue;
+    if (n == cap) {
+      char **grown = cap < 4096 ? realloc(names, sizeof *names * (size_t)(cap ? 2 * cap : 16)) : NULL;
+      if (!grown)
+        break;
+      names = grown;
+      cap = cap ? 2 * cap : 16;
     }
+    if ((names[n] = strdup(e->d_name)))
+      n++;
+  }
+  closedir(d);
+  if (n > 1)
+    qsort(names, (size_t)n, sizeof *names, compare_names);
   for (int i = 0; i < n; i++) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -153,6 +162,7 @@ static void visit_dir(const char *dir, void *user) {
     }
     dlclose(dl);
   }
+  free(names);
 }
 
 int vox_model_list_plugins(const vox_model_params *params,

@@ -3,6 +3,7 @@
 search passes over libraries that are not plugins (not ELF, no entry point, the entry name defined as data)."""
 import glob
 import os
+import shutil
 import subprocess
 import sys
 
@@ -44,4 +45,20 @@ q = subprocess.run([T.VOXPIPE, "transcribe", os.path.join(T.SRCDIR, "share", "sa
 T.check(built and p.returncode == 0 and "quartznet" in p.stdout and d not in p.stdout and q.returncode == 0 and q.stdout.strip(),
         "a data symbol named like the entry point, a library without it and a text file on the plugin path: "
         "passed over (plugins exit %d, transcribe exit %d)" % (p.returncode, q.returncode))
+
+# a directory with many stray .so files and, last by name, a real plugin: all of it is read (the loader
+# read the first 256 names in directory order, so the plugin was found or not by the file system's hash)
+many = os.path.join(d, "many")
+os.makedirs(many)
+for i in range(1000):
+    with open(os.path.join(many, "stray%04d.so" % i), "w") as f:
+        f.write("not a shared object\n")
+real = os.path.join(T.BUILDDIR, "models", ".libs", "quartznet.so")
+shutil.copy(real, os.path.join(many, "zz-quartznet.so"))
+e = T.env()
+e["VOXPIPE_MODEL_PATH"] = many
+p = subprocess.run([T.VOXPIPE, "plugins"], capture_output=True, text=True, env=e)
+T.check(p.returncode == 0 and os.path.join(many, "zz-quartznet.so") in p.stdout,
+        "1000 stray .so files before a plugin in one directory: the plugin is found (%s)" %
+        (p.stdout + p.stderr).strip()[:160])
 T.finish()
