@@ -157,7 +157,10 @@ vox_status vox_audio_open(const char *path, const vox_audio_params *params, vox_
     return vox_error_set(err, VOX_ERR_FORMAT, "%s: %s", path, why);
   }
   r->seekable = r->sfi.seekable;
-  r->declared_frames = r->sf_stdin && r->sfi.frames != SF_COUNT_MAX ? (int64_t)r->sfi.frames : -1;
+  r->declared_frames = r->sf_stdin && (r->sfi.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_FLAC &&
+                               r->sfi.frames != SF_COUNT_MAX
+                           ? (int64_t)r->sfi.frames
+                           : -1;
   r->info.file_rate_hz = r->sfi.samplerate;
   r->info.channels = r->sfi.channels;
   r->info.file_frames = r->seekable ? (int64_t)r->sfi.frames : -1;

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,42 +74,57 @@ static sf_count_t vio_read(void *ptr, sf_count_t count, void *user) {
   return done;
 }
 
-/* Whether pipe fd starts with magic, without taking bytes from it: tee(2) copies what the pipe holds
- * into a pipe of our own. Waits for the first bytes; fewer than asked for are waited for only while
- * they match and the writer is still there. */
-static int pipe_starts_with(int fd, const char *magic, size_t n) {
+/* Up to n of the first bytes of pipe or socket fd, without taking them from it (tee(2) copies what a
+ * pipe holds into a pipe of our own; a socket is peeked at); waits for n bytes while the writer is
+ * there. Returns how many it got (fewer at the end of a short input, 0 on error). */
+static size_t peek(int fd, int is_pipe, unsigned char *head, size_t n) {
+  if (!is_pipe) {
+    ssize_t k;
+    while ((k = recv(fd, head, n, MSG_PEEK | MSG_WAITALL)) < 0 && errno == EINTR)
+      ;
+    return k > 0 ? (size_t)k : 0;
+  }
   int p[2];
   if (pipe2(p, O_CLOEXEC))
     return 0;
-  unsigned char head[16];
-  int found = 0;
+  size_t got = 0;
   for (;;) {
     ssize_t k = tee(fd, p[1], n, 0);
     if (k < 0 && errno == EINTR)
       continue;
-    if (k <= 0) /* end of input, or not a pipe (EINVAL) */
+    if (k <= 0 || read(p[0], head, (size_t)k) != k) /* end of input, or an error */
       break;
-    if (read(p[0], head, (size_t)k) != k || memcmp(head, magic, (size_t)k))
-      break;
-    if ((size_t)k == n) {
-      found = 1;
-      break;
-    }
+    got = (size_t)k;
     struct pollfd q = {.fd = fd, .events = POLLIN};
-    if (poll(&q, 1, 0) == 1 && (q.revents & POLLHUP))
+    if (got == n || (poll(&q, 1, 0) == 1 && (q.revents & POLLHUP)))
       break;
     nanosleep(&(struct timespec){0, 1000000}, NULL);
   }
   close(p[0]);
   close(p[1]);
-  return found;
+  return got;
+}
+
+/* Whether libsndfile's own pipe reading is right for a stream that starts with these bytes: WAV
+ * (RIFF, RIFX, RF64), AIFF, AU and Ogg, whose headers it reads in order and whose declared lengths
+ * it must not seek past. FLAC fails there (its sniffed bytes never reach the decoder) and MPEG
+ * over-reads libsndfile's header buffer (found by the audio fuzz target; libsndfile 1.2.0): those
+ * and the rest go through the replaying virtual I/O. */
+static int native_pipe_format(const unsigned char *h, size_t n) {
+  static const char *const magic[] = {"RIFF", "RIFX", "RF64", "FORM", ".snd", "OggS"};
+  for (size_t i = 0; n >= 4 && i < sizeof magic / sizeof *magic; i++)
+    if (!memcmp(h, magic[i], 4))
+      return 1;
+  return 0;
 }
 
 SNDFILE *vox_sndfile_open_stdin(SF_INFO *info, vox_sndfile_stdin **state) {
   *state = NULL;
   struct stat st;
   int stream = fstat(STDIN_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
-  if (!stream || info->format || !S_ISFIFO(st.st_mode) || !pipe_starts_with(STDIN_FILENO, "fLaC", 4)) {
+  unsigned char head[12];
+  size_t n = stream && !info->format ? peek(STDIN_FILENO, S_ISFIFO(st.st_mode), head, sizeof head) : 0;
+  if (!stream || info->format || n < 4 || native_pipe_format(head, n)) {
     SNDFILE *sf = sf_open_fd(STDIN_FILENO, SFM_READ, info, 0);
     if (sf && stream)
       info->seekable = 0;

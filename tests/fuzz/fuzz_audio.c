@@ -1,4 +1,6 @@
-/* libFuzzer target: audio input path (libsndfile + our mix-down/resampling/truncation checks). */
+/* libFuzzer target: audio input path (libsndfile + our mix-down/resampling/truncation checks), from a
+ * file and from a pipe on standard input (FLAC pipes go through vox_sndfile_open_stdin's replaying
+ * virtual I/O). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,14 +8,7 @@
 
 #include "voxpipe/vox_audio.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  char path[64];
-  snprintf(path, sizeof path, "/tmp/voxfuzz-audio-%d", (int)getpid());
-  FILE *f = fopen(path, "wb");
-  if (!f)
-    return 0;
-  fwrite(data, 1, size, f);
-  fclose(f);
+static void read_all(const char *path) {
   vox_audio_params p = vox_audio_default_params();
   p.target_rate_hz = 16000;
   vox_audio_reader *r;
@@ -25,6 +20,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       total += got;
     vox_audio_close(r);
   }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/voxfuzz-audio-%d", (int)getpid());
+  FILE *f = fopen(path, "wb");
+  if (!f)
+    return 0;
+  fwrite(data, 1, size, f);
+  fclose(f);
+  read_all(path);
   unlink(path);
+  /* a pipe holds 64 KB (-max_len=65536): written whole, then closed, it reads to the end without a thread */
+  int fds[2], saved;
+  if (size > 65536 || pipe(fds))
+    return 0;
+  int whole = write(fds[1], data, size) == (ssize_t)size;
+  close(fds[1]);
+  if (whole && (saved = dup(STDIN_FILENO)) >= 0) {
+    dup2(fds[0], STDIN_FILENO);
+    read_all("-");
+    dup2(saved, STDIN_FILENO);
+    close(saved);
+  }
+  close(fds[0]);
   return 0;
 }

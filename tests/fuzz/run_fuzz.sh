@@ -21,7 +21,8 @@ for t in checkpoint pickle config audio arpa; do
   $CC $flags -o "$bin" "$top_srcdir/tests/fuzz/fuzz_$t.c" $core $libs || { echo "FAIL build fuzz_$t"; status=1; continue; }
   mkdir -p "$work/corpus-$t" "$work/crashes-$t"
   echo "== fuzz_$t for $seconds s"
-  if "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$work/crashes-$t/" \
+  if LSAN_OPTIONS="suppressions=$top_srcdir/tests/lsan.supp:print_suppressions=0" \
+      "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$work/crashes-$t/" \
       "$work/corpus-$t" "$work/seeds/$t" > "$work/fuzz_$t.log" 2>&1; then
     echo "ok   fuzz_$t: $(grep -c . "$work/fuzz_$t.log") log lines, $(grep -o 'cov: [0-9]*' "$work/fuzz_$t.log" | tail -1), no crash"
   else
