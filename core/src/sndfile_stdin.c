@@ -1,4 +1,4 @@
-/* sndfile_stdin.c - standard input through libsndfile, FLAC pipes included (see vox_sndfile.h). */
+/* sndfile_stdin.c - standard input through libsndfile, FLAC and MPEG pipes included (see vox_sndfile.h). */
 #include "voxpipe/vox_sndfile.h"
 
 #include <errno.h>
@@ -11,14 +11,17 @@
 #include <time.h>
 #include <unistd.h>
 
-/* libsndfile goes back only to the start of the stream, after looking at its first 12 bytes */
-#define KEEP_BYTES 65536
+/* While libsndfile reads a header it may go back as far as the stream's start (MPEG: past an ID3 tag,
+ * whose cover art can weigh megabytes); what it read is kept up to this much. */
+#define KEEP_MAX (16 << 20)
 
 struct vox_sndfile_stdin {
   int fd;
   sf_count_t pos;      /* where libsndfile reads next */
-  sf_count_t consumed; /* bytes taken from fd; the first min(consumed, KEEP_BYTES) are in kept */
-  unsigned char kept[KEEP_BYTES];
+  sf_count_t consumed; /* bytes taken from fd */
+  unsigned char *kept; /* the stream's bytes [base, base + len), replayed when libsndfile goes back */
+  sf_count_t base, len, cap;
+  int frozen; /* nothing more is kept: the header is read (or KEEP_MAX reached) */
 };
 
 static sf_count_t vio_length(void *user) {
@@ -28,13 +31,35 @@ static sf_count_t vio_length(void *user) {
 
 static sf_count_t vio_tell(void *user) { return ((vox_sndfile_stdin *)user)->pos; }
 
+static int replayable(const vox_sndfile_stdin *s, sf_count_t at) { return at >= s->base && at < s->base + s->len; }
+
 static sf_count_t vio_seek(sf_count_t offset, int whence, void *user) {
   vox_sndfile_stdin *s = user;
   sf_count_t to = whence == SEEK_SET ? offset : whence == SEEK_CUR ? s->pos + offset : -1;
-  if (to < 0 || (to < s->consumed && to >= KEEP_BYTES)) /* gone: a pipe cannot go back further */
+  if (to < 0 || (to < s->consumed && !replayable(s, to))) /* gone: a pipe cannot go back further */
     return -1;
   s->pos = to;
   return to;
+}
+
+/* Appends bytes just read to the kept ones, growing them; past KEEP_MAX or without memory, stops. */
+static void keep(vox_sndfile_stdin *s, const unsigned char *b, sf_count_t n) {
+  if (s->frozen)
+    return;
+  if (s->len + n > s->cap) {
+    sf_count_t cap = s->cap ? s->cap : 65536;
+    while (cap < s->len + n)
+      cap *= 2;
+    unsigned char *grown = cap <= KEEP_MAX ? realloc(s->kept, (size_t)cap) : NULL;
+    if (!grown) {
+      s->frozen = 1;
+      return;
+    }
+    s->kept = grown;
+    s->cap = cap;
+  }
+  memcpy(s->kept + s->len, b, (size_t)n);
+  s->len += n;
 }
 
 static sf_count_t vio_read(void *ptr, sf_count_t count, void *user) {
@@ -43,11 +68,11 @@ static sf_count_t vio_read(void *ptr, sf_count_t count, void *user) {
   sf_count_t done = 0;
   while (done < count) {
     if (s->pos < s->consumed) { /* replayed */
-      if (s->pos >= KEEP_BYTES)
+      if (!replayable(s, s->pos))
         break;
-      sf_count_t n = s->consumed < KEEP_BYTES ? s->consumed - s->pos : KEEP_BYTES - s->pos;
+      sf_count_t n = s->base + s->len - s->pos;
       n = n < count - done ? n : count - done;
-      memcpy(out + done, s->kept + s->pos, (size_t)n);
+      memcpy(out + done, s->kept + (s->pos - s->base), (size_t)n);
       s->pos += n;
       done += n;
       continue;
@@ -63,8 +88,7 @@ static sf_count_t vio_read(void *ptr, sf_count_t count, void *user) {
       continue;
     if (got <= 0)
       break;
-    if (s->consumed < KEEP_BYTES)
-      memcpy(s->kept + s->consumed, dst, (size_t)(got < KEEP_BYTES - s->consumed ? got : KEEP_BYTES - s->consumed));
+    keep(s, dst, got);
     s->consumed += got;
     if (!skipping) {
       s->pos += got;
@@ -72,6 +96,22 @@ static sf_count_t vio_read(void *ptr, sf_count_t count, void *user) {
     }
   }
   return done;
+}
+
+/* Once the header is read libsndfile reads on in order: only the bytes it has yet to read again stay. */
+static void header_done(vox_sndfile_stdin *s) {
+  s->frozen = 1;
+  if (!replayable(s, s->pos)) {
+    free(s->kept);
+    s->kept = NULL;
+    s->base = s->consumed;
+    s->len = s->cap = 0;
+    return;
+  }
+  sf_count_t drop = s->pos - s->base;
+  memmove(s->kept, s->kept + drop, (size_t)(s->len - drop));
+  s->base += drop;
+  s->len -= drop;
 }
 
 /* Up to n of the first bytes of pipe or socket fd, without taking them from it (tee(2) copies what a
@@ -137,9 +177,11 @@ SNDFILE *vox_sndfile_open_stdin(SF_INFO *info, vox_sndfile_stdin **state) {
   SF_VIRTUAL_IO vio = {.get_filelen = vio_length, .seek = vio_seek, .read = vio_read, .tell = vio_tell};
   SNDFILE *sf = sf_open_virtual(&vio, SFM_READ, info, s);
   if (!sf) {
+    free(s->kept);
     free(s);
     return NULL;
   }
+  header_done(s);
   info->seekable = 0;
   *state = s;
   return sf;
@@ -148,5 +190,7 @@ SNDFILE *vox_sndfile_open_stdin(SF_INFO *info, vox_sndfile_stdin **state) {
 void vox_sndfile_stdin_close(SNDFILE *sf, vox_sndfile_stdin *state) {
   if (sf)
     sf_close(sf);
+  if (state)
+    free(state->kept);
   free(state);
 }
