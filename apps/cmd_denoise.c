@@ -447,10 +447,8 @@ int cmd_denoise(int argc, char **argv) {
       cli_error("denoise", &err);
     goto done;
   }
-  /* the frame count to reach: a file's, or the one a FLAC pipe's header declares (vox_sndfile.h) */
-  int declared = si.seekable || (in_stdin && (si.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_FLAC &&
-                                 si.frames != SF_COUNT_MAX);
-  if (declared && (sf_count_t)frames < si.frames) {
+  /* the frame count to reach: a file's, or the one standard input declares (vox_sndfile.h) */
+  if ((si.seekable || in_stdin) && si.frames != SF_COUNT_MAX && (sf_count_t)frames < si.frames) {
     fail("truncated or corrupt audio (libsndfile could not read it to the end)", files[0]);
     goto done;
   }

@@ -108,8 +108,11 @@ int cmd_vad(int argc, char **argv) {
                  seg[k].end_s - seg[k].start_s);
         } else if (!strcmp(format, "tsv"))
           printf("%.3f\t%.3f\tspeech\n", seg[k].start_s, seg[k].end_s);
-        else
-          printf("%s%s%.2f %.2f\n", nfiles > 1 ? files[i] : "", nfiles > 1 ? ": " : "", seg[k].start_s, seg[k].end_s);
+        else {
+          if (nfiles > 1)
+            printf("%s: ", files[i]);
+          printf("%.2f %.2f\n", seg[k].start_s, seg[k].end_s);
+        }
       }
     }
     free(seg);

@@ -26,7 +26,7 @@ struct vox_audio_reader {
   int64_t start, end, pos; /* the part to read and the next frame, at the file rate; end -1: to EOF */
   int file_eof, done;
   int seekable;
-  int64_t declared_frames; /* a FLAC pipe's frame count from its header, else -1 */
+  int64_t declared_frames; /* standard input's frame count where its header declares one, else -1 */
 };
 
 vox_audio_params vox_audio_default_params(void) {
@@ -157,10 +157,7 @@ vox_status vox_audio_open(const char *path, const vox_audio_params *params, vox_
     return vox_error_set(err, VOX_ERR_FORMAT, "%s: %s", path, why);
   }
   r->seekable = r->sfi.seekable;
-  r->declared_frames = r->sf_stdin && (r->sfi.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_FLAC &&
-                               r->sfi.frames != SF_COUNT_MAX
-                           ? (int64_t)r->sfi.frames
-                           : -1;
+  r->declared_frames = is_stdin && r->sfi.frames != SF_COUNT_MAX ? (int64_t)r->sfi.frames : -1;
   r->info.file_rate_hz = r->sfi.samplerate;
   r->info.channels = r->sfi.channels;
   r->info.file_frames = r->seekable ? (int64_t)r->sfi.frames : -1;

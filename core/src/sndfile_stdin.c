@@ -166,8 +166,10 @@ SNDFILE *vox_sndfile_open_stdin(SF_INFO *info, vox_sndfile_stdin **state) {
   size_t n = stream && !info->format ? peek(STDIN_FILENO, S_ISFIFO(st.st_mode), head, sizeof head) : 0;
   if (!stream || info->format || n < 4 || native_pipe_format(head, n)) {
     SNDFILE *sf = sf_open_fd(STDIN_FILENO, SFM_READ, info, 0);
-    if (sf && stream)
+    if (sf && stream) {
       info->seekable = 0;
+      info->frames = SF_COUNT_MAX; /* a pipe's WAV declares a placeholder */
+    }
     return sf;
   }
   vox_sndfile_stdin *s = calloc(1, sizeof *s);
@@ -183,6 +185,8 @@ SNDFILE *vox_sndfile_open_stdin(SF_INFO *info, vox_sndfile_stdin **state) {
   }
   header_done(s);
   info->seekable = 0;
+  if ((info->format & SF_FORMAT_TYPEMASK) != SF_FORMAT_FLAC) /* an MP3's count is an estimate */
+    info->frames = SF_COUNT_MAX;
   *state = s;
   return sf;
 }

@@ -1,6 +1,6 @@
 /* libFuzzer target: audio input path (libsndfile + our mix-down/resampling/truncation checks), from a
- * file and from a pipe on standard input (FLAC pipes go through vox_sndfile_open_stdin's replaying
- * virtual I/O). */
+ * file and from a pipe on standard input (FLAC, MPEG and the rest not read by libsndfile's own pipe code
+ * go through vox_sndfile_open_stdin's replaying virtual I/O). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -23,10 +23,10 @@ typedef struct vox_sndfile_stdin vox_sndfile_stdin;
 /* Opens standard input for reading, as sf_open_fd(0, SFM_READ, info, 0) does (info->format set for
  * raw input, else zeroed), except that a pipe or socket that does not start like WAV, AIFF, AU or
  * Ogg is read through virtual I/O that replays the bytes libsndfile looks at first.
- * info->seekable is 0 whenever standard input is a pipe or a socket; info->frames then counts
- * nothing reliable (a WAV written to a pipe declares a placeholder, an MP3's is an estimate),
- * except for FLAC read with a non-NULL *state: the count its header declares (a stream that ends
- * before it is truncated), SF_COUNT_MAX where it declares none. Returns NULL where libsndfile
+ * info->seekable is 0 whenever standard input is a pipe or a socket; info->frames is then
+ * SF_COUNT_MAX (unknown: a WAV written to a pipe declares a placeholder, an MP3's is an estimate)
+ * except for FLAC, whose header declares it (a stream that ends before it is truncated).
+ * Returns NULL where libsndfile
  * cannot open it (sf_strerror(NULL) says why) or memory runs out; else the SNDFILE, with *state to
  * pass to vox_sndfile_stdin_close. Blocks until the first bytes arrive. */
 VOX_API SNDFILE *vox_sndfile_open_stdin(SF_INFO *info, vox_sndfile_stdin **state);
