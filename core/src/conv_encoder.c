@@ -197,7 +197,8 @@ static vox_status build_block(vox_conv_encoder *e, const vox_checkpoint *ck, con
   int ci = cin;
   char key[512], bn[512];
   for (int r = 0; r < c->repeat; r++) {
-    stage *s = &e->st[e->n_stages];
+    /* counted before it is built: vox_conv_encoder_free then frees what a failed stage allocated */
+    stage *s = &e->st[e->n_stages++];
     memset(s, 0, sizeof *s);
     s->cin = ci;
     s->cout = (int)c->filters;
@@ -259,7 +260,6 @@ static vox_status build_block(vox_conv_encoder *e, const vox_checkpoint *ck, con
     s->direct = !s->separable && s->k == 1 && s->stride == 1 && s->padl == 0 && s->padr == 0;
     if (r < c->repeat - 1)
       mi += 2; /* ReLU and Dropout take list indices */
-    e->n_stages++;
     ci = s->cout;
   }
   stage *last = &e->st[e->n_stages - 1];

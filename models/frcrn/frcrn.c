@@ -268,13 +268,17 @@ static vox_status make_frames(fr_stream *s, vox_error *err) {
   return VOX_OK;
 }
 
-static void emit(fr_stream *s, const float *v, size_t n, float *out, size_t out_stride, size_t *n_out) {
+static void emit(fr_stream *s, const float *v, size_t n, float *out, size_t *n_out) {
   for (size_t j = 0; j < n && s->total_out < s->total_in; j++)
-    out[(*n_out)++ * out_stride] = v[j], s->total_out++;
+    out[(*n_out)++] = v[j], s->total_out++;
 }
 
+/* One channel in and out: its samples are contiguous, and the strides (which separate channels) do not
+ * apply. */
 static vox_status fr_stream_process(void *p, const float *in, size_t in_stride, size_t n_in, int final, float *out,
                                     size_t out_stride, size_t out_cap, size_t *n_out, vox_error *err) {
+  (void)in_stride;
+  (void)out_stride;
   fr_stream *s = p;
   const fr_model *m = s->m;
   *n_out = 0;
@@ -286,7 +290,7 @@ static vox_status fr_stream_process(void *p, const float *in, size_t in_stride, 
   if (reserve(&s->pend, &s->pend_cap, s->pend_n + n_in + WIN))
     return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory");
   for (size_t j = 0; j < n_in; j++) { /* NaN or infinity, once in the STFT, spreads over whole frames */
-    const float x = in[j * in_stride];
+    const float x = in[j];
     s->pend[s->pend_n++] = isfinite(x) ? x : 0.0f;
   }
   s->total_in += n_in;
@@ -333,7 +337,7 @@ static vox_status fr_stream_process(void *p, const float *in, size_t in_stride, 
       float w0 = m->window[n], w1 = m->window[n + HOP];
       done[n] = s->ola[n] / (w0 * w0 + (s->frames_out > 0 ? w1 * w1 : 0.0f) + 1e-8f);
     }
-    emit(s, done, HOP, out, out_stride, n_out);
+    emit(s, done, HOP, out, n_out);
     memmove(s->ola, s->ola + HOP, HOP * sizeof(float));
     memset(s->ola + HOP, 0, HOP * sizeof(float));
     s->frames_out++;
@@ -346,7 +350,7 @@ static vox_status fr_stream_process(void *p, const float *in, size_t in_stride, 
       float w1 = m->window[n + HOP];
       tail[n] = s->ola[n] / (w1 * w1 + 1e-8f);
     }
-    emit(s, tail, HOP, out, out_stride, n_out);
+    emit(s, tail, HOP, out, n_out);
     s->finished = 1;
   }
   return VOX_OK;

@@ -392,7 +392,8 @@ vox_status fr_unet_process(fr_unet_state *s, const float *in, size_t n, int fina
       size_t first = q->n;
       if (fr_fifo_push(q, s->enc_out[i], m, fo_sz))
         return vox_error_set(err, VOX_ERR_NO_MEMORY, "out of memory (FRCRN skip %d)", i);
-      se_apply(s, &u->se_enc[i], SE_SKIP + i, q->data + first * fo_sz, m, cv->fout);
+      if (m) /* a call without a whole frame leaves an empty FIFO's data NULL */
+        se_apply(s, &u->se_enc[i], SE_SKIP + i, q->data + first * fo_sz, m, cv->fout);
     }
     cur = s->enc_out[i];
     cur_n = m;

@@ -42,9 +42,9 @@ WORDS = COMMAND_LABELS[:20]
 HELD_OUT_SPEAKER = "fsdd-theo"  # tests/eval/eval_commands.py reports this speaker apart
 
 
-def synth_all(work, jobs, rng, n_espeak=72):
+def synth_all(work, jobs, rng, n_espeak=72, words_file=corpus.WORDS_FILE):
     os.makedirs(os.path.join(work, "wav"), exist_ok=True)
-    dict_words = [w.strip() for w in open("/usr/share/dict/words", errors="ignore")
+    dict_words = [w.strip() for w in open(words_file, errors="ignore")
                   if w.strip().isalpha() and w.strip().islower() and 3 <= len(w.strip()) <= 8]
     dict_words = [w for w in dict_words if w not in WORDS]
     voices = corpus.all_voices()
@@ -155,12 +155,21 @@ def main():
     ap.add_argument("--synth-only", action="store_true")
     ap.add_argument("--espeak-voices", type=int, default=72,
                     help="espeak-ng dialect x variant pairs that speak the words (the shipped model: 72)")
+    ap.add_argument("--words", default=corpus.WORDS_FILE,
+                    help="word list the unknown-class words are drawn from (Debian's wamerican)")
     ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "..", "shared"))
     a = ap.parse_args()
+    # checked before anything is made (without the word list it died in a traceback after the voices
+    # were listed)
+    missing = ([] if os.path.isfile(a.words) else ["%s (wamerican)" % a.words]) + \
+        corpus.missing_prerequisites(True, False)
+    if missing:
+        sys.exit("train_commands.py: missing %s; install them (apt-get install -y --no-install-recommends ...)"
+                 % ", ".join(missing))
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
-    items = synth_all(a.work, a.jobs, random.Random(a.seed), a.espeak_voices)
+    items = synth_all(a.work, a.jobs, random.Random(a.seed), a.espeak_voices, a.words)
     print("%d clips" % len(items), flush=True)
     if a.synth_only:
         return

@@ -42,3 +42,24 @@ for ext in ("flac", "ogg", "aiff"):
 open(os.path.join(out, "arpa", "toy.arpa"), "w").write(
     "\\data\\\nngram 1=4\nngram 2=2\nngram 3=1\n\n\\1-grams:\n-1.0 <s> -0.3\n-1.0 </s>\n-0.7 a -0.2\n"
     "-0.9 b -0.1\n\n\\2-grams:\n-0.3 <s> a -0.1\n-0.2 a b\n\n\\3-grams:\n-0.1 <s> a b\n\n\\end\\\n")
+
+# fuzz_model: weights N.ckpt (a .nemo's model_weights.ckpt) or N.bin (ModelScope), and seeds made of the
+# byte N and the configuration that goes with those weights
+sys.path.insert(0, os.path.join(top, "models", "marblenet"))
+sys.path.insert(0, os.path.join(top, "models", "frcrn"))
+import json  # noqa: E402
+import marblenet as MB  # noqa: E402
+import frcrn as FR  # noqa: E402
+wdir = os.path.join(out, "model-weights")
+os.makedirs(wdir, exist_ok=True)
+os.makedirs(os.path.join(out, "model"), exist_ok=True)
+models = [Q.EncDecCTCModel(Q.model_config("tiny")), Q.EncDecCTCModel(Q.model_config("tiny", normalize="NA")),
+          MB.EncDecClassificationModel(MB.model_config("marblenet")),
+          MB.EncDecClassificationModel(MB.model_config("matchboxnet")), FR.FRCRN(16, "cumulative")]
+for i, mod in enumerate(models):
+    b = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in mod.state_dict().items()}, b)
+    modelscope = isinstance(mod, FR.FRCRN)
+    open(os.path.join(wdir, "%d.%s" % (i, "bin" if modelscope else "ckpt")), "wb").write(b.getvalue())
+    text = json.dumps(mod.configuration(), indent=2) if modelscope else mod.config_yaml()
+    open(os.path.join(out, "model", "%d.cfg" % i), "wb").write(bytes([i]) + text.encode())

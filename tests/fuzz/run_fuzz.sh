@@ -15,13 +15,29 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
 libs="$(pkg-config --cflags --libs fftw3 sndfile samplerate libarchive yaml-0.1 openblas) -lm -lpthread -ldl"
 core=$(ls "$top_srcdir"/core/src/*.c)
 /usr/bin/python3 "$top_srcdir/tests/fuzz/make_seeds.py" "$work/seeds" || exit 1
+# fuzz_model's plugins: built with the same sanitizers (coverage without libFuzzer's main), their core
+# symbols taken from the target program (-rdynamic)
+plugin_flags="-shared -fPIC ${flags/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,}"
+build_plugins() {
+  mkdir -p "$work/plugins" && rm -f "$work/plugins"/*.so
+  $CC $plugin_flags -o "$work/plugins/quartznet.so" "$top_srcdir/models/quartznet/quartznet.c" &&
+    $CC $plugin_flags -o "$work/plugins/marblenet.so" "$top_srcdir/models/marblenet/marblenet.c" &&
+    $CC $plugin_flags -o "$work/plugins/frcrn.so" "$top_srcdir"/models/frcrn/frcrn*.c
+}
 status=0
-for t in checkpoint pickle config audio arpa; do
+for t in checkpoint pickle config audio arpa model; do
   bin=$work/fuzz_$t
-  $CC $flags -o "$bin" "$top_srcdir/tests/fuzz/fuzz_$t.c" $core $libs || { echo "FAIL build fuzz_$t"; status=1; continue; }
+  extra=
+  if [ $t = model ]; then
+    build_plugins || { echo "FAIL build fuzz_model's plugins"; status=1; continue; }
+    extra=-rdynamic
+  fi
+  $CC $flags $extra -o "$bin" "$top_srcdir/tests/fuzz/fuzz_$t.c" $core $libs || { echo "FAIL build fuzz_$t"; status=1; continue; }
   mkdir -p "$work/corpus-$t" "$work/crashes-$t"
   echo "== fuzz_$t for $seconds s"
-  if LSAN_OPTIONS="suppressions=$top_srcdir/tests/lsan.supp:print_suppressions=0" \
+  # fuzz_model reads its weights and plugins from these; no other plugin directory is searched first
+  if env -u VOXPIPE_MODEL_PATH VOX_FUZZ_WEIGHTS="$work/seeds/model-weights" VOX_FUZZ_PLUGINS="$work/plugins" \
+      LSAN_OPTIONS="suppressions=$top_srcdir/tests/lsan.supp:print_suppressions=0" \
       "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$work/crashes-$t/" \
       "$work/corpus-$t" "$work/seeds/$t" > "$work/fuzz_$t.log" 2>&1; then
     echo "ok   fuzz_$t: $(grep -c . "$work/fuzz_$t.log") log lines, $(grep -o 'cov: [0-9]*' "$work/fuzz_$t.log" | tail -1), no crash"

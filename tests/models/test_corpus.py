@@ -56,8 +56,9 @@ os.makedirs(nothing, exist_ok=True)
 m = corpus.missing_prerequisites(False, True, fortunes_dir=nothing, words_file=os.path.join(nothing, "words"))
 T.check(any("(fortunes)" in x for x in m) and any("(wamerican)" in x for x in m),
         "an empty fortunes directory and no word list are named with their packages: %s" % m)
-T.check(corpus.missing_prerequisites(True, True, fortunes_dir=nothing, words_file=nothing) == [],
-        "--sentences needs neither")
+# (festival off: CI machines do not install it, and whether they have it is not the question here)
+m = corpus.missing_prerequisites(True, False, fortunes_dir=nothing, words_file=nothing)
+T.check(m == [], "--sentences needs neither: %s" % m)
 bare = os.path.join(d, "bare-bin")
 os.makedirs(bare, exist_ok=True)
 os.symlink(sys.executable, os.path.join(bare, "python3"))

@@ -97,6 +97,13 @@ if recipe("VAD", ("marblenet", "train_vad.py"), ["--corpus", corp, "--out", v, "
     T.check(p.returncode == 0 and "segments" in json.loads(p.stdout),
             "the recipe's VAD runs on a corpus file (%s)" % p.stderr.strip()[:100])
 c = os.path.join(d, "commands.nemo")
+p = subprocess.run([sys.executable, os.path.join(T.SRCDIR, "models", "marblenet", "train_commands.py"), "--work",
+                    os.path.join(d, "cw0"), "--out", c, "--words", os.path.join(d, "no-words")],
+                   capture_output=True, text=True, timeout=120)
+T.check(p.returncode == 1 and "no-words (wamerican)" in p.stderr and "Traceback" not in p.stderr and
+        not os.path.exists(os.path.join(d, "cw0")),
+        "commands recipe without its word list: exit 1 naming the file and its package, nothing made (%s)" %
+        p.stderr.strip()[-160:])
 if recipe("commands", ("marblenet", "train_commands.py"), ["--work", os.path.join(d, "cw"), "--out", c, "--minutes",
                                                            "0.05", "--batch", "8", "--espeak-voices", "2", "--jobs",
                                                            "2"], c, "classification"):

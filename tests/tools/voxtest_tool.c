@@ -661,7 +661,9 @@ static int cmd_enhance(int argc, char **argv) {
   for (size_t i = 0; y && i <= n; i += chunk) {
     size_t k = n - i < chunk ? n - i : chunk, no = 0;
     int final = i + k >= n;
-    if (vox_model_stream_process(ms, x + i, 1, k, final, y + got, 1, n + 1 - got, &no, &err)) {
+    /* strides as vox_model_plugin.h defines them: one channel each, the rest of the buffers (a plugin
+     * that took a stride for the step between samples read past the input) */
+    if (vox_model_stream_process(ms, x + i, n - i, k, final, y + got, n + 1 - got, n + 1 - got, &no, &err)) {
       rc = fail(&err);
       break;
     }
