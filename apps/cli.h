@@ -47,6 +47,8 @@ int cli_flush(FILE *f, const char *cmd);
 void json_string(FILE *f, const char *s);
 /* Extracts the string value of "key" from one JSON object line into buf (unescaped); 0 if absent. */
 int json_get_string(const char *line, const char *key, char *buf, size_t n);
+/* The number value of "key": 1 and *out set; 0 if absent or null; -1 if its value is not a finite JSON
+ * number (a string, true, 1e400, ...). */
 int json_get_number(const char *line, const char *key, double *out);
 
 /* One JSON line: audio_filepath, text (ref, when given), pred_text, duration, processing_time, words

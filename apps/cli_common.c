@@ -192,12 +192,18 @@ int json_get_string(const char *line, const char *key, char *buf, size_t n) {
 
 int json_get_number(const char *line, const char *key, double *out) {
   const char *p = find_value(line, key);
-  if (!p)
+  if (!p || !strncmp(p, "null", 4))
     return 0;
+  /* strtod also takes "inf", "nan", hex and a leading '+', none of them JSON */
+  const char *d = *p == '-' ? p + 1 : p;
+  if (!isdigit((unsigned char)*d) || (d[0] == '0' && (d[1] == 'x' || d[1] == 'X')))
+    return -1;
   char *end;
   double v = strtod(p, &end);
-  if (end == p)
-    return 0;
+  while (isspace((unsigned char)*end))
+    end++;
+  if (end == p || !isfinite(v) || (*end != ',' && *end != '}'))
+    return -1;
   *out = v;
   return 1;
 }

@@ -56,6 +56,7 @@ typedef struct manifest_line {
   const char *ref;
   int has_offset;
   double offset_s, duration_s;
+  const char *not_a_number; /* "offset" or "duration" when the line's value is not a number, else NULL */
 } manifest_line;
 
 /* A file's transcript in the job's format; the name goes first only now that there is a result
@@ -79,7 +80,10 @@ static int one(job *j, const char *path, const manifest_line *ml) {
     ap.offset_s = ml->offset_s;
     ap.duration_s = ml->duration_s;
   }
-  vox_status st = j->vad && ml && ml->has_offset
+  vox_status st = ml && ml->not_a_number
+                      ? vox_error_set(&err, VOX_ERR_FORMAT, "%s: the manifest line's %s is not a number of seconds",
+                                      path, ml->not_a_number)
+                  : j->vad && ml && ml->has_offset
                       ? vox_error_set(&err, VOX_ERR_UNSUPPORTED, "%s: --vad takes whole files, not a manifest's offset "
                                                                  "and duration", path)
                   : j->vad ? (cli_transcribe_segments(j->vad, j->asr, j->rate, path, &joined, &err) ? err.code : VOX_OK)
@@ -294,11 +298,15 @@ int cmd_transcribe(int argc, char **argv) {
           failures++;
           continue;
         }
-        manifest_line ml = {json_get_string(line, "text", text, sizeof text) ? text : NULL, 0, 0.0, 0.0};
-        /* NeMo's segments: offset and duration; a line without offset names the whole file, whatever its duration */
-        ml.has_offset = json_get_number(line, "offset", &ml.offset_s);
-        if (ml.has_offset) /* else 0: to the end */
-          json_get_number(line, "duration", &ml.duration_s);
+        manifest_line ml = {json_get_string(line, "text", text, sizeof text) ? text : NULL, 0, 0.0, 0.0, NULL};
+        /* NeMo's segments: offset and duration; a line without offset names the whole file, whatever its
+         * duration. A value that is there but not a number is an error (it was taken as absent). */
+        double duration;
+        int ho = json_get_number(line, "offset", &ml.offset_s), hd = json_get_number(line, "duration", &duration);
+        ml.not_a_number = ho < 0 ? "offset" : hd < 0 ? "duration" : NULL;
+        ml.has_offset = ho > 0;
+        if (ml.has_offset && hd > 0) /* else 0: to the end */
+          ml.duration_s = duration;
         resolve(manifest, path, full, sizeof full);
         failures += one(&j, full, &ml);
       }

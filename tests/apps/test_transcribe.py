@@ -101,6 +101,21 @@ T.check(len(rows) == 4 and "beyond the end of the audio" in rows[3].get("error",
         "segment past the end of its file: an error line naming it, exit 1 (%s)" % (rows[3] if len(rows) == 4 else p.stdout))
 p = vp("transcribe", "-m", tiny, "--vad", "--manifest", segs)
 T.check(p.returncode == 1 and "--vad takes whole files" in p.stderr, "--vad with a segment manifest: refused per line")
+# offsets and durations that are not numbers (they were taken as absent: the whole file, exit 0)
+bad = ['{"audio_filepath": "whole.wav", "offset": "1.5", "duration": 1.0}',
+       '{"audio_filepath": "whole.wav", "offset": 1.0, "duration": true}',
+       '{"audio_filepath": "whole.wav", "offset": 0, "duration": 1e400}',
+       '{"audio_filepath": "whole.wav", "offset": 0x10}',
+       '{"audio_filepath": "whole.wav", "offset": null, "duration": null}']
+with open(segs, "w") as f:
+    f.write("".join(line + "\n" for line in bad))
+p = vp("transcribe", "-m", tiny, "--manifest", segs)
+rows = [json.loads(line) for line in p.stdout.splitlines()]
+T.check(p.returncode == 1 and len(rows) == 5 and [r.get("error", "").split("line's ")[-1] for r in rows[:4]] ==
+        ["%s is not a number of seconds" % k for k in ("offset", "duration", "duration", "offset")] and
+        rows[4].get("pred_text") == want[2]["pred_text"],
+        "manifest offset/duration that are not numbers (a string, true, 1e400, hex): an error line each, exit 1; "
+        "null is absent (%s)" % [r.get("error", "")[-40:] for r in rows])
 
 # beam search with the bundled corpus LM, n-best, hot words; bad decoding options
 p = vp("transcribe", "-m", tiny, "--lm", "default", "--nbest", "3", "--hotword", "canoe:4", "-f", "json", SAMPLE,
