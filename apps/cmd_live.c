@@ -277,8 +277,13 @@ static int run_live(int argc, char **argv, cli_decoder *dec) {
     return 2;
   }
 #endif
-  if ((strcmp(format, "text") && strcmp(format, "json")) || threads < 1 || threads > 256 || !(endpoint_ms > 0)) {
-    fprintf(stderr, "voxpipe live: bad --format, --threads or --endpoint-ms. Try 'voxpipe live --help'.\n");
+  /* each refusal names its option (one message for the three left the user guessing) */
+  const char *bad = strcmp(format, "text") && strcmp(format, "json") ? "--format takes text or json"
+                    : threads < 1 || threads > 256                   ? "--threads takes 1 to 256"
+                    : !(endpoint_ms > 0)                             ? "--endpoint-ms takes milliseconds > 0"
+                                                                     : NULL;
+  if (bad) {
+    fprintf(stderr, "voxpipe live: %s. Try 'voxpipe live --help'.\n", bad);
     return 2;
   }
   if (!(chunk_s > 0 && chunk_s <= 60 && buffer_s >= chunk_s && buffer_s <= 120)) {

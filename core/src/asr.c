@@ -80,6 +80,10 @@ static vox_status buffered_setup(vox_asr_stream *s, vox_error *err) {
     return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT,
                          "buffered mode: chunk %.2f s and buffer %.2f s (need 0 < chunk <= buffer <= 120 s)", c, b);
   s->chunk = ((size_t)(c / frame_s) + sub - 1) / sub * sub;
+  if (s->chunk == 0) /* else buffered mode was off and the stream refused the per-utterance model */
+    return vox_error_set(err, VOX_ERR_INVALID_ARGUMENT,
+                         "buffered mode: chunk %g s is shorter than one output frame of the model (%g s)", c,
+                         frame_s * (double)sub);
   s->ctx = (size_t)((b - c) / 2 / frame_s) / sub * sub;
   s->wcap = s->chunk + 2 * s->ctx + s->fcap + sub;
   s->wlcap = vox_model_stream_max_output(s->ms, s->wcap);

@@ -160,6 +160,10 @@ for cmd, args, what in (
         ("vad", ["--smoothing", "max"], "--smoothing takes mean or median"),
         ("live", ["--chunk-s", "nan", "-i"], "need 0 < --chunk-s <= 60"),
         ("live", ["--chunk-s", "2", "--buffer-s", "1", "-i"], "need 0 < --chunk-s <= 60"),
+        # one message had named --format, --threads and --endpoint-ms together
+        ("live", ["--threads", "0", "-i"], "--threads takes 1 to 256"),
+        ("live", ["--endpoint-ms", "0", "-i"], "--endpoint-ms takes milliseconds > 0"),
+        ("live", ["--format", "srt", "-i"], "--format takes text or json"),
         ("commands", ["--threshold", "0.5x"], "0 <= threshold <= 1"),
         ("denoise", ["--threads", "0"], "--threads must be 1 to 256")):
     p = vp(cmd, *(args + [SAMPLE] + ([os.path.join(d, "out.wav")] if cmd == "denoise" else [])))
@@ -342,6 +346,11 @@ bwords = [w for r in blines if r["type"] == "final" for w in r["words"]]
 T.check(p.returncode == 0 and "buffered inference; latency 2000 ms" in p.stderr and bwords and
         all(a["end"] <= b["start"] + 1e-9 for a, b in zip(bwords, bwords[1:])) and bwords[-1]["end"] <= 5.35,
         "live with a per_feature model: buffered inference, 2 s latency, ordered words in stream time")
+# a chunk under one output frame (it turned buffered mode off, and the stream then refused the per_feature
+# model as if no chunk had been given)
+p = vp("live", "-m", tiny, "-i", SAMPLE, "--chunk-s", "0.001", "--buffer-s", "0.001", checked=True)
+T.check(p.returncode == 1 and "chunk 0.001 s is shorter than one output frame of the model (0.02 s)" in p.stderr,
+        "buffered mode with a chunk under one output frame: refused naming both (%s)" % p.stderr.strip()[-120:])
 p = vp("live", "-m", tiny, "-i", SAMPLE, "-f", "json", "--chunk-s", "60", "--buffer-s", "120")
 offline_tiny = json.loads(vp("transcribe", "-m", tiny, "-f", "json", SAMPLE).stdout)["pred_text"]
 T.check(" ".join(json.loads(line)["text"] for line in p.stdout.splitlines() if '"final"' in line) == offline_tiny,
